@@ -1,0 +1,3 @@
+"""streammetrics: declarative streaming metrics compiled to Flink SQL and Trino reconciliation queries."""
+
+__version__ = "0.1.0"

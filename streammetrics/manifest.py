@@ -1,0 +1,107 @@
+"""target/manifest.json: the contract between compile and deploy / diff / reconcile.
+
+Versioned; deterministic (no timestamps, sorted keys), so that an unchanged project writes a
+byte-identical manifest. Fingerprints separate what decides the running job's state from what
+does not (see `state_fingerprint`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from . import __version__
+from .flink import sink_columns
+from .profiles import PLACEHOLDER
+from .project import ResolvedModel
+
+MANIFEST_VERSION = 1
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _digest(value: Any) -> str:
+    return sha256(json.dumps(value, sort_keys=True, separators=(",", ":")))
+
+
+def state_fingerprint(model: ResolvedModel) -> str:
+    """What Flink's state for this job depends on: source, filter, window, keys, aggregates.
+
+    Built from parsed ASTs, so formatting, comments and descriptions never change it.
+    """
+    return _digest(state_parts(model))
+
+
+def state_parts(model: ResolvedModel) -> dict[str, Any]:
+    return {
+        "source": {"topic": model.source.topic, "event_time": model.source.event_time},
+        "filter": model.filter["flink"].sql("flink") if model.filter["flink"] is not None else None,
+        "window": {"type": model.spec.window.type, **model.window_ms},
+        "keys": list(model.spec.group_by),
+        "aggregates": [
+            {
+                "name": m.name,
+                "kind": m.spec.kind,
+                "value": (m.aggregate["flink"] or m.value["flink"]).sql("flink"),
+                "where": m.where["flink"].sql("flink") if m.where["flink"] is not None else None,
+                "n": m.n if m.spec.kind == "top_n" else None,
+            }
+            for m in model.metrics
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    model: ResolvedModel
+    flink_sql: str
+    trino_sql: str | None
+    flink_path: str
+    trino_path: str | None
+
+    def manifest_entry(self) -> dict[str, Any]:
+        m = self.model
+        env_vars = sorted(set(match.group(1) for match in PLACEHOLDER.finditer(self.flink_sql)))
+        return {
+            "name": m.name,
+            "description": m.spec.description,
+            "file": m.path,
+            "spec_checksum": m.checksum,
+            "macros": list(m.macros),
+            "source": {"name": m.source.name, "topic": m.source.topic, "consumer_group": m.consumer_group,
+                       "event_time": m.source.event_time, "watermark_delay_ms": m.watermark_ms},
+            "window": {"type": m.spec.window.type, **{f"{k}_ms": v for k, v in sorted(m.window_ms.items())}},
+            "group_by": list(m.spec.group_by),
+            "sink": {
+                "table": m.spec.sink.table,
+                "columns": [{"name": n, "type": t, "nullable": nullable} for n, t, nullable in sink_columns(m)],
+                "partition_by": list(m.spec.sink.partition_by),
+                "properties": dict(sorted(m.spec.sink.properties.items())),
+            },
+            "metrics": [{"name": x.name, "kind": x.spec.kind, "type": x.sink_type} for x in m.metrics],
+            "flink": {"path": self.flink_path, "sha256": sha256(self.flink_sql), "pipeline_name": m.name},
+            "trino": {"path": self.trino_path, "sha256": sha256(self.trino_sql)} if self.trino_sql else None,
+            "state_fingerprint": state_fingerprint(m),
+            "accept_state_reset": m.spec.accept_state_reset,
+            "env_vars": env_vars,
+        }
+
+
+def build_manifest(target_name: str, compiled: list[CompiledModel], files: dict[str, str],
+                   macro_checksums: dict[str, str]) -> dict[str, Any]:
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "generated_by": f"streammetrics {__version__}",
+        "target": target_name,
+        "files": dict(sorted(files.items())),
+        "macros": dict(sorted(macro_checksums.items())),
+        "models": {c.model.name: c.manifest_entry() for c in sorted(compiled, key=lambda c: c.model.name)},
+    }
+
+
+def dump(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"

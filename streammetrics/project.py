@@ -111,7 +111,7 @@ def load_project(root: Path, select: list[str] | None = None) -> Project:
     model_entries: list[tuple[S.Model, YamlDocument, tuple[Any, ...]]] = []
     for doc, parsed in loaded:
         for i, source in enumerate(parsed.sources):
-            where = ("sources", i)
+            where = ("sources", doc.original_index("sources", i))
             if source.name in sources:
                 errors.add(doc.where(where + ("name",)), f"source '{source.name}' is defined twice "
                            f"(also in {sources[source.name][1].path})", "give each source a unique name")
@@ -119,7 +119,7 @@ def load_project(root: Path, select: list[str] | None = None) -> Project:
             sources[source.name] = (source, doc, where)
             _check_source(source, doc, where, errors)
         for i, model in enumerate(parsed.models):
-            model_entries.append((model, doc, ("models", i)))
+            model_entries.append((model, doc, ("models", doc.original_index("models", i))))
 
     seen_models: dict[str, YamlDocument] = {}
     seen_sinks: dict[str, str] = {}
@@ -177,20 +177,21 @@ def _pruned(doc: YamlDocument) -> S.ModelFile | None:
     (all errors of a load are reported together). Its errors are already collected. Models that lost
     items are marked `partial` (their remaining items no longer match file positions)."""
     data = doc.data
-    doc.partial = set()
+    doc.index_map = {k: list(range(len(data.get(k) or []))) for k in ("models", "sources") if isinstance(data.get(k), list)}
     for _ in range(50):
         try:
             return S.ModelFile.model_validate(data)
         except ValidationError as exc:
             loc = tuple(exc.errors()[0]["loc"])
             cut = max((i for i, part in enumerate(loc) if isinstance(part, int)), default=None)
-            if cut is None or cut < 2:  # a whole model or source is broken: skip it
+            if cut is None or cut < 2:  # a whole model or source is broken: skip it, keep the indices
                 if len(loc) >= 2 and isinstance(loc[1], int):
                     data = _without(data, loc[:2])
+                    doc.index_map[loc[0]].pop(loc[1])
                     continue
                 return None
             data = _without(data, loc[: cut + 1])
-            doc.partial.add(loc[:2])
+            doc.partial.add((loc[0], doc.index_map[loc[0]][loc[1]]))
     return None
 
 

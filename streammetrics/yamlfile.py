@@ -32,6 +32,12 @@ class YamlDocument:
     text_starts: dict[DataPath, tuple[Location, bool]] = field(default_factory=dict)
     # items (e.g. ("models", 0)) that lost invalid children during validation; see project._pruned
     partial: set[DataPath] = field(default_factory=set)
+    # after pruning: for "models"/"sources", the original index of each remaining item
+    index_map: dict[str, list[int]] = field(default_factory=dict)
+
+    def original_index(self, section: str, index: int) -> int:
+        mapping = self.index_map.get(section)
+        return mapping[index] if mapping else index
 
     def where(self, data_path: DataPath, *, key: bool = False) -> Location:
         """The location of a value (or of its key), falling back to the nearest enclosing node."""

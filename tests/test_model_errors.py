@@ -162,3 +162,14 @@ def test_cli_process_exit_code_and_no_traceback(project: Path) -> None:
     debug = subprocess.run([sys.executable, str(ROOT / "compile.py"), "--debug", "--project-dir", str(project), "compile"],
                            capture_output=True, text=True, timeout=120)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_errors_after_a_broken_model_keep_their_positions(project: Path) -> None:
+    broken = MODEL.replace("    source: state_changes\n", "    source: state_changes\n    colour: red\n")
+    second = MODEL.replace("models:\n", "").replace("sessions_by_tenant", "second").replace("entity_id", "entity_idd")
+    text = broken + second
+    shown = write_model(project, text)
+    code, errors = compile_errors(project)
+    assert code == 1
+    assert errors[0].startswith(f"{shown}:{position(text, 'colour')}: unknown key 'colour'")
+    assert errors[1].startswith(f"{shown}:{position(text, 'entity_idd')}: unknown column 'entity_idd'")

@@ -164,6 +164,13 @@ class Flink(Dialect):
 
         FUNC_TOKENS = {*parser.Parser.FUNC_TOKENS, TokenType.SESSION}
 
+        # TIMESTAMP(p) WITH LOCAL TIME ZONE is TIMESTAMP_LTZ(p), kept as TIMESTAMPTZ (an instant)
+        TYPE_CONVERTERS = {
+            exp.DType.TIMESTAMPLTZ: lambda dt: exp.DataType(
+                this=exp.DType.TIMESTAMPTZ, expressions=dt.expressions
+            ),
+        }
+
         FUNCTION_PARSERS = {
             **parser.Parser.FUNCTION_PARSERS,
             "JSON_VALUE": lambda self: self._parse_flink_json_value(),

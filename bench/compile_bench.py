@@ -441,9 +441,7 @@ def main() -> int:
 
         env = dict(os.environ)
         env.update({"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1",
-                    "DBT_PROFILES_DIR": str(dbt_dir), "PYTHONDONTWRITEBYTECODE": env.get("PYTHONDONTWRITEBYTECODE", "")})
-        if not env["PYTHONDONTWRITEBYTECODE"]:
-            del env["PYTHONDONTWRITEBYTECODE"]
+                    "DBT_PROFILES_DIR": str(dbt_dir)})
         sm_cmd = [args.sm_python, str(REPO / "compile.py"), "--project-dir", str(sm_dir), "compile", "-q"]
         dbt_common = [str(dbt), "--quiet", "--no-send-anonymous-usage-stats"] if dbt else []
         dbt_cold_cmd = dbt_common + ["compile", "--no-partial-parse", "--project-dir", str(dbt_dir),

@@ -435,6 +435,14 @@ class Flink(Dialect):
             cols = this.expressions if isinstance(this, (exp.Schema, exp.Tuple)) else [this]
             return f"PARTITIONED BY ({self.expressions(sqls=cols, flat=True)})"
 
+        def insert_sql(self, expression: exp.Insert) -> str:
+            # Flink only accepts the CTEs after INSERT INTO: INSERT INTO t WITH a AS (...) SELECT
+            query = expression.expression
+            if expression.args.get("with_") and isinstance(query, exp.Query) and not query.ctes:
+                expression = expression.copy()
+                expression.expression.set("with_", expression.args["with_"].pop())
+            return super().insert_sql(expression)
+
         def create_sql(self, expression: exp.Create) -> str:
             if expression.kind != "CATALOG":
                 return super().create_sql(expression)

@@ -134,3 +134,31 @@ def _check(name: str, kind: str, sink_type: str, tolerance: float | None) -> dic
     else:
         mismatch = f"{e} IS DISTINCT FROM {a}"
     return {"name": name, "mismatch": mismatch, "expected": f"CAST({e} AS VARCHAR)", "actual": f"CAST({a} AS VARCHAR)"}
+
+
+def unsupported_functions(query: str) -> list[str]:
+    """Functions in a generated Trino query that Trino does not have (empty when all is well).
+
+    Parses the query with sqlglot's Trino dialect (a ParseError propagates), regenerates every
+    function node for Trino with unsupported constructs raising, and checks each emitted function
+    name against TRINO_FUNCTIONS.
+    """
+    import re
+
+    import sqlglot
+    from sqlglot.errors import ErrorLevel, UnsupportedError
+
+    from .trino_functions import TRINO_FUNCTIONS
+
+    problems = []
+    tree = sqlglot.parse_one(query, read=D)
+    for node in tree.find_all(exp.Func):
+        try:
+            text = node.sql(D, unsupported_level=ErrorLevel.RAISE)
+        except UnsupportedError as exc:
+            problems.append(f"{type(node).__name__}: {exc}")
+            continue
+        match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\(", text)
+        if match and match.group(1).lower() not in TRINO_FUNCTIONS:
+            problems.append(match.group(1))
+    return sorted(set(problems))

@@ -11,7 +11,6 @@ import typing as t
 from sqlglot import exp, generator, parser, tokens
 from sqlglot.dialects.dialect import Dialect, NormalizationStrategy, build_formatted_time
 from sqlglot.dialects.hive import Hive
-from sqlglot.errors import ParseError
 from sqlglot.tokens import Token, TokenType
 
 

@@ -8,6 +8,7 @@ every SQL fragment; the generators in flink.py and trino.py never re-read YAML.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import hashlib
 from dataclasses import dataclass, field
@@ -338,7 +339,7 @@ class _Fragments:
 
     def _parse(self, rendered: str, original: str, data_path: tuple[Any, ...], what: str) -> exp.Expr | None:
         try:
-            tree = sqlglot.parse_one(rendered, read=DIALECT)
+            tree = _parse_sql(rendered)
         except ParseError as exc:
             detail = exc.errors[0] if exc.errors else {}
             line, col = detail.get("line", 1), detail.get("col", 1)
@@ -368,6 +369,13 @@ class _Fragments:
         hint = _suggest(name, self.columns) or f"columns of '{self.source.name}': {', '.join(self.columns)}"
         self.errors.add(self.doc.where(self.where + data_path), f"unknown column '{name}'", hint)
         return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_sql(text: str) -> exp.Expr:
+    """Parsed fragments are shared between models with the same text: treat them as immutable
+    (callers copy before building on them)."""
+    return sqlglot.parse_one(text, read=DIALECT)
 
 
 def _position(text: str, needle: str) -> tuple[int, int]:

@@ -10,16 +10,18 @@ the job stays append-only.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jinja2
 from sqlglot import exp
 
+from .dialects import FLINK
 from .profiles import Target
 from .project import ResolvedModel
 from .spec import parse_interval_ms
 
-D = "flink"
+D = "flink"  # the engine key of per-engine fragments
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
@@ -46,12 +48,14 @@ def duration_setting(ms: int) -> str:
     return f"{ms // 1000} s" if ms % 1000 == 0 else f"{ms} ms"
 
 
-def ident(name: str, dialect: str = D) -> str:
-    return exp.to_identifier(name).sql(dialect)
+@functools.lru_cache(maxsize=8192)
+def ident(name: str) -> str:
+    """A Flink identifier, backticked only when it must be (reserved word, special characters)."""
+    return exp.to_identifier(name).sql(FLINK, copy=False)
 
 
-def sql(node: exp.Expr, dialect: str = D) -> str:
-    return node.sql(dialect)
+def sql(node: exp.Expr) -> str:
+    return node.sql(FLINK, copy=False)
 
 
 def tvf(model: ResolvedModel, table: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import __version__
+from .dialects import FLINK
 from .flink import sink_columns
 from .profiles import PLACEHOLDER
 from .project import ResolvedModel
@@ -39,15 +40,15 @@ def state_fingerprint(model: ResolvedModel) -> str:
 def state_parts(model: ResolvedModel) -> dict[str, Any]:
     return {
         "source": {"topic": model.source.topic, "event_time": model.source.event_time},
-        "filter": model.filter["flink"].sql("flink") if model.filter["flink"] is not None else None,
+        "filter": model.filter["flink"].sql(FLINK, copy=False) if model.filter["flink"] is not None else None,
         "window": {"type": model.spec.window.type, **model.window_ms},
         "keys": list(model.spec.group_by),
         "aggregates": [
             {
                 "name": m.name,
                 "kind": m.spec.kind,
-                "value": (m.aggregate["flink"] or m.value["flink"]).sql("flink"),
-                "where": m.where["flink"].sql("flink") if m.where["flink"] is not None else None,
+                "value": (m.aggregate["flink"] or m.value["flink"]).sql(FLINK, copy=False),
+                "where": m.where["flink"].sql(FLINK, copy=False) if m.where["flink"] is not None else None,
                 "n": m.n if m.spec.kind == "top_n" else None,
             }
             for m in model.metrics

@@ -21,6 +21,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from . import spec as S
+from .dialects import FLINK
 from .errors import ErrorCollector, Location, display_path
 from .macros import ENGINES, FragmentError, MacroLibrary
 from .yamlfile import YamlDocument, YamlSyntaxError, fragment_location, load_yaml
@@ -375,7 +376,7 @@ class _Fragments:
 def _parse_sql(text: str) -> exp.Expr:
     """Parsed fragments are shared between models with the same text: treat them as immutable
     (callers copy before building on them)."""
-    return sqlglot.parse_one(text, read=DIALECT)
+    return sqlglot.parse_one(text, read=FLINK)
 
 
 def _position(text: str, needle: str) -> tuple[int, int]:
@@ -509,4 +510,9 @@ def _where(metric: S.Metric, fragments: _Fragments, path: tuple[Any, ...]) -> di
 
 
 def _flink_type(text: str) -> str:
-    return exp.DataType.build(text, dialect=DIALECT).sql(DIALECT)
+    return _flink_type_cached(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _flink_type_cached(text: str) -> str:
+    return exp.DataType.build(text, dialect=FLINK).sql(FLINK)

@@ -7,8 +7,11 @@ has no window table functions and no DATE_BIN.
 
 from __future__ import annotations
 
+import functools
+
 from sqlglot import exp
 
+from .dialects import TRINO
 from .flink import _TEMPLATES
 from .profiles import Target
 from .project import ResolvedModel
@@ -18,8 +21,9 @@ EPOCH = "TIMESTAMP '1970-01-01 00:00:00'"
 DEFAULT_TOLERANCE = 1e-9
 
 
+@functools.lru_cache(maxsize=8192)
 def ident(name: str) -> str:
-    return exp.to_identifier(name).sql(D)
+    return exp.to_identifier(name).sql(TRINO, copy=False)
 
 
 def interval(ms: int) -> str:
@@ -66,7 +70,7 @@ def compile_trino(model: ResolvedModel, target: Target) -> str | None:
     window_start, window_join, window_end, window_filter, slice_end = _window(model)
     keys = [ident(k) for k in model.spec.group_by]
     window_columns = ["window_start", "window_end", *keys]
-    where = [f"({model.filter[D].sql(D)})"] if model.filter[D] is not None else []
+    where = [f"({model.filter[D].sql(TRINO, copy=False)})"] if model.filter[D] is not None else []
     where += [f"{ident(c.name)} IS NOT NULL" for c in source.columns if not c.nullable]
     late = f"(watermark IS NULL OR date_add('millisecond', -1, {slice_end}) > watermark)"
     where.append(late)
@@ -81,10 +85,10 @@ def compile_trino(model: ResolvedModel, target: Target) -> str | None:
         actual.append(name)
         if metric.spec.kind == "top_n":
             alias = f"t{len(top_n) + 1}"
-            value = metric.value[D].sql(D)
+            value = metric.value[D].sql(TRINO, copy=False)
             top_where = [f"{value} IS NOT NULL"]
             if metric.where[D] is not None:
-                top_where.insert(0, f"({metric.where[D].sql(D)})")
+                top_where.insert(0, f"({metric.where[D].sql(TRINO, copy=False)})")
             top_n.append({"cte": f"{metric.name}__top", "alias": alias, "value": value, "n": metric.n, "column": name,
                           "where": top_where, "join": [f"e.{c} = {alias}.{c}" for c in window_columns]})
             judged += [f"{alias}.{name} AS e_{metric.name}", f"a.{name} AS a_{metric.name}"]
@@ -92,7 +96,7 @@ def compile_trino(model: ResolvedModel, target: Target) -> str | None:
             aggregate = metric.aggregate[D].copy()
             if metric.where[D] is not None:
                 aggregate = exp.Filter(this=aggregate, expression=exp.Where(this=metric.where[D].copy()))
-            expected.append(f"{aggregate.sql(D)} AS {name}")
+            expected.append(f"{aggregate.sql(TRINO, copy=False)} AS {name}")
             judged += [f"e.{name} AS e_{metric.name}", f"a.{name} AS a_{metric.name}"]
         checks.append(_check(metric.name, metric.spec.kind, metric.sink_type, metric.spec.tolerance))
 
@@ -100,7 +104,7 @@ def compile_trino(model: ResolvedModel, target: Target) -> str | None:
     return _TEMPLATES.get_template("trino_check.sql.j2").render(
         m=model,
         raw_columns=[ident(c.name) for c in source.columns],
-        source_relation=f"{ident(target.trino.kafka_catalog)}.{ident(target.trino.kafka_schema)}.{exp.to_identifier(source.topic, quoted=True).sql(D)}",
+        source_relation=f"{ident(target.trino.kafka_catalog)}.{ident(target.trino.kafka_schema)}.{exp.to_identifier(source.topic, quoted=True).sql(TRINO, copy=False)}",
         event_time=ts,
         watermark=interval(model.watermark_ms),
         window_start=window_start,

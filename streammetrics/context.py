@@ -7,7 +7,9 @@ returned as data and rendered by cli.py), and nothing is global.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, Callable
 
 from .errors import CompileFailed, ErrorCollector, Location
 from .flink import compile_flink
@@ -59,6 +61,11 @@ class Context:
         written.append(self._write_file(manifest_path, dump(manifest), "-", "manifest"))
         return CompileResult(project, target_name, tuple(compiled), tuple(written), manifest_path)
 
+    def run(self, model: str, events: Path | None = None, output: Path | None = None, count: int = 20_000,
+            progress: Callable[[str], None] = lambda _: None) -> "RunReport":
+        """Compile `model`, run it on Flink in-process over `events` (generated when None), reconcile."""
+        return _run_model(self, model, events, output, count, progress)
+
     def _compile_model(self, model, target: Target) -> CompiledModel:
         flink_path = f"{model.name}.flink.sql"
         trino_sql = compile_trino(model, target)
@@ -93,3 +100,80 @@ class Context:
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)  # atomic: an interrupted compile never leaves half a file
         return WrittenFile(path, model, kind, old != text)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    model: str
+    events_path: Path
+    events: int
+    problems: dict[str, int]
+    late: int
+    rows: tuple[dict[str, Any], ...]
+    flink_seconds: float
+    output_path: Path | None
+    check: Any  # duckcheck.CheckResult, or None for models without a reconciliation query
+
+
+def _run_model(context: Context, model_name: str, events_path: Path | None, output_path: Path | None,
+               generate_count: int, progress: Callable[[str], None]) -> RunReport:
+    from . import duckcheck, generate, runner
+    from . import events as ev
+    from .errors import StreamMetricsError
+
+    progress("compiling")
+    result = context.compile([model_name])
+    compiled = next(c for c in result.compiled if c.model.name == model_name)
+    _, target = context.load_target()
+    model = compiled.model
+    if events_path is None:
+        events_path = context.target_dir / "events" / f"{model.source.name}.jsonl"
+        progress(f"generating {generate_count:,} sample events into {events_path}")
+        events_path.parent.mkdir(parents=True, exist_ok=True)
+        with events_path.open("w", encoding="utf-8") as handle:
+            for line in generate.generate(model.source, generate_count):
+                handle.write(line + "\n")
+    elif not events_path.is_file():
+        raise StreamMetricsError(f"{events_path}: no such events file")
+    progress(f"reading {events_path}")
+    stats = ev.DecodeStats()
+    json_metrics = tuple(
+        ev.JsonMetric(m.spec.column, m.spec.json_path,
+                      m.spec.type or ("DOUBLE" if m.spec.kind in ("sum", "avg") else "STRING"))
+        for m in model.metrics if m.spec.json_path
+    )
+    decoded = list(ev.decode(ev.read_lines(events_path), model.source, json_metrics, stats))
+    late = ev.late_events(decoded, model.source.event_time, timedelta(milliseconds=model.watermark_ms),
+                          _slice_end(model), counted=lambda row: _counted(model, row))
+    progress("running the Flink job (in-process mini-cluster)")
+    flink = runner.run_flink(compiled, events_path,
+                             on_row=lambda n: progress(f"running the Flink job: {n} row(s) out"))
+    if output_path is not None:
+        runner.write_jsonl(flink.rows, output_path)
+    check = None
+    if compiled.trino_sql is not None:
+        progress("reconciling with the batch recomputation (Trino query on DuckDB)")
+        check = duckcheck.reconcile(compiled, target, decoded, flink.rows)
+    return RunReport(model.name, events_path, stats.events, dict(stats.problems), late, tuple(flink.rows),
+                     flink.seconds, output_path, check)
+
+
+def _slice_end(model) -> Callable[[datetime], datetime]:
+    """The end of the window slice an event time falls in (Flink drops an event once it closed)."""
+    w = model.window_ms
+    size = {"tumbling": w.get("size"), "hopping": w.get("slide"), "cumulating": w.get("step")}.get(model.spec.window.type)
+    offset = w.get("offset", 0)
+    epoch = datetime(1970, 1, 1)
+
+    def end(ts: datetime) -> datetime:
+        if size is None:  # session windows: the gap after the event
+            return ts + timedelta(milliseconds=w["gap"])
+        ms = (ts - epoch) // timedelta(milliseconds=1)
+        return ts + timedelta(milliseconds=size - (ms - offset) % size)
+
+    return end
+
+
+def _counted(model, row) -> bool:
+    """Rows the window would aggregate apart from lateness and the model's filter: NOT NULL columns present."""
+    return all(row.get(c.name) is not None for c in model.source.columns if not c.nullable)

@@ -58,9 +58,22 @@ def sql(node: exp.Expr) -> str:
     return node.sql(FLINK, copy=False)
 
 
+def rowtime_column(model: ResolvedModel) -> str:
+    """The watermarked time attribute: a computed copy of the event time that is never NULL.
+
+    Flink's watermark assigner fails the job on a NULL time attribute ("RowTime field should not be
+    null"), and a JSON timestamp that does not parse is NULL; events with a NULL event time are
+    filtered out before any window, so the 1970 stand-in never reaches a window."""
+    names = {c.name for c in model.source.columns}
+    name = "rowtime"
+    while name in names:
+        name += "_"
+    return name
+
+
 def tvf(model: ResolvedModel, table: str) -> str:
     w, spec = model.window_ms, model.spec.window
-    time_col = ident(model.source.event_time)
+    time_col = ident(rowtime_column(model))
     offset = f", {interval(w['offset'])}" if "offset" in w else ""
     if spec.type == "tumbling":
         return f"TUMBLE(TABLE {table}, DESCRIPTOR({time_col}), {interval(w['size'])}{offset})"
@@ -173,6 +186,7 @@ def compile_flink(model: ResolvedModel, target: Target) -> str:
         source_table=source_table,
         source_columns=columns,
         event_time=ident(source.event_time),
+        rowtime=ident(rowtime_column(model)),
         watermark=interval(model.watermark_ms),
         source_options=source_options(model, target),
         catalog=ident(catalog),

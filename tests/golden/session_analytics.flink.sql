@@ -20,7 +20,8 @@ CREATE TEMPORARY TABLE state_changes (
   triggered_by STRING COMMENT 'User or system that triggered the transition',
   metadata STRING COMMENT 'JSON string with session-level metrics',
   `timestamp` TIMESTAMP(3) COMMENT 'Event timestamp with watermark',
-  WATERMARK FOR `timestamp` AS `timestamp` - INTERVAL '30' SECOND
+  rowtime AS COALESCE(`timestamp`, CAST('1970-01-01 00:00:00' AS TIMESTAMP(3))) COMMENT 'event time, never NULL (see README.md, "Bad events")',
+  WATERMARK FOR rowtime AS rowtime - INTERVAL '30' SECOND
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'matih.ai.state-changes',
@@ -68,7 +69,7 @@ INSERT INTO polaris.matih_analytics.session_analytics
 WITH events AS (
   SELECT
     *
-  FROM TABLE(TUMBLE(TABLE state_changes, DESCRIPTOR(`timestamp`), INTERVAL '15' MINUTE))
+  FROM TABLE(TUMBLE(TABLE state_changes, DESCRIPTOR(rowtime), INTERVAL '15' MINUTE))
   WHERE
     (entity_type = 'session_phase')
     AND tenant_id IS NOT NULL

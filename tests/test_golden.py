@@ -47,8 +47,11 @@ def test_spec_formulas_appear_verbatim(compiled: Path) -> None:
     assert "'topic' = 'matih.ai.state-changes'" in flink
     assert "'properties.group.id' = 'flink-session-analytics'" in flink
     assert "CREATE TABLE IF NOT EXISTS polaris.matih_analytics.session_analytics (" in flink
-    assert "TUMBLE(TABLE state_changes, DESCRIPTOR(`timestamp`), INTERVAL '15' MINUTE)" in flink
-    assert "WATERMARK FOR `timestamp` AS `timestamp` - INTERVAL '30' SECOND" in flink
+    assert "TUMBLE(TABLE state_changes, DESCRIPTOR(rowtime), INTERVAL '15' MINUTE)" in flink
+    # the watermark is on `timestamp`, through a never-NULL copy (a NULL time attribute fails the job)
+    assert "rowtime AS COALESCE(`timestamp`, CAST('1970-01-01 00:00:00' AS TIMESTAMP(3)))" in flink
+    assert "WATERMARK FOR rowtime AS rowtime - INTERVAL '30' SECOND" in flink
+    assert "AND `timestamp` IS NOT NULL" in flink
     assert "(entity_type = 'session_phase')" in flink
     assert ("CAST(SUM(CASE WHEN to_state = 'completed' THEN 1 ELSE 0 END) AS DOUBLE) "
             "/ GREATEST(COUNT(DISTINCT entity_id), 1) AS completion_rate") in flink

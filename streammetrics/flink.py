@@ -28,6 +28,7 @@ _TEMPLATES = jinja2.Environment(
     autoescape=False,
 )
 
+EMPTY_STRING_ARRAY = "ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))"
 _UNITS = ((86_400_000, "DAY"), (3_600_000, "HOUR"), (60_000, "MINUTE"), (1000, "SECOND"))
 
 
@@ -167,7 +168,8 @@ def compile_flink(model: ResolvedModel, target: Target) -> str:
                 "cte": cte, "alias": alias, "value": value, "n": metric.n, "column": column, "where": top_where,
                 "join": [f"m.{c} = {alias}.{c}" for c in window_columns],
             })
-            output.append(f"{alias}.{column}")
+            # a window without any value gets an empty list, not NULL (Flink has no empty ARRAY[] literal)
+            output.append(f"COALESCE({alias}.{column}, {EMPTY_STRING_ARRAY}) AS {column}")
             continue
         aggregate = metric.aggregate[D].copy()
         if metric.where[D] is not None:

@@ -163,8 +163,8 @@ SELECT
   m.avg_turns,
   m.completion_rate,
   m.unique_users,
-  t1.top_agents,
-  t2.top_intents
+  COALESCE(t1.top_agents, ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))) AS top_agents,
+  COALESCE(t2.top_intents, ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))) AS top_intents
 FROM metrics AS m
 LEFT JOIN top_agents__top AS t1
   ON m.window_start = t1.window_start

@@ -1,0 +1,174 @@
+"""End to end on the embedded Flink: hand-made events, expected output computed here in plain Python
+(independently of the project's SQL), then the same events reconciled on DuckDB."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+pytest.importorskip("pyflink", reason="PyFlink (extra 'flink') is required")
+
+WINDOW = timedelta(minutes=15)
+DELAY = timedelta(seconds=30)
+
+
+def event(ts: str, tenant: str | None, session: str, to_state: str, *, user: str = "u1", entity_type: str = "session_phase",
+          metadata: dict | str | None = None, event_id: str | None = None) -> dict:
+    e = {"event_id": event_id or f"{session}-{to_state}-{ts}", "event_type": "state_change", "tenant_id": tenant,
+         "entity_type": entity_type, "entity_id": session, "from_state": None, "to_state": to_state,
+         "triggered_by": user, "metadata": metadata if isinstance(metadata, str) or metadata is None else json.dumps(metadata),
+         "timestamp": ts}
+    if tenant is None:
+        del e["tenant_id"]
+    return e
+
+
+# In arrival order. Times are 2026-12-04; windows are [10:00, 10:15), [10:15, 10:30), [10:30, 10:45) ...
+EVENTS: list[dict | str] = [
+    event("2026-12-04T10:00:01.000", "acme", "s1", "created", metadata={"agent_id": "planner", "intent": "forecast"}),
+    event("2026-12-04T10:02:00.000", "acme", "s1", "active", metadata={"agent_id": "planner", "intent": "forecast"}),
+    event("2026-12-04T10:05:00.000", "acme", "s1", "completed", metadata={"duration_ms": 240000, "turn_count": 4, "agent_id": "critic"}),
+    event("2026-12-04T10:05:00.000", "acme", "s1", "completed", event_id="dup",  # duplicate delivery, same id
+          metadata={"duration_ms": 240000, "turn_count": 4, "agent_id": "critic"}),
+    event("2026-12-04T10:06:00.000", "acme", "s2", "created", user="u2", metadata={"agent_id": "router", "intent": "churn"}),
+    event("2026-12-04T10:07:00.000", "acme", "s2", "completed", user="u2"),  # completion without metadata
+    event("2026-12-04T10:08:00.000", "acme", "s3", "completed", user="u3", metadata={"duration_ms": "abc", "turn_count": 2}),
+    event("2026-12-04T10:09:00.000", "acme", "w1", "created", entity_type="workflow_step", metadata={"agent_id": "ghost"}),
+    event("2026-12-04T10:10:00.000", "globex", "g1", "created", user="g", metadata={"agent_id": "sql-writer", "intent": "forecast"}),
+    event("2026-12-04T10:11:00.000", "globex", "g1", "completed", user="g", metadata={"duration_ms": 60000, "turn_count": 1, "agent_id": "sql-writer"}),
+    event("2026-12-04T10:12:00.000", None, "x1", "created"),  # no tenant_id
+    "this line is not json",
+    '{"event_id": "half", "tenant_id": "acme"',
+    event("2026-12-04T10:14:59.999", "globex", "g2", "created", user="g", metadata={"agent_id": "router"}),
+    event("2026-12-04T10:15:00.000", "acme", "s4", "created", metadata={"agent_id": "planner"}),  # opens the next window
+    event("2026-12-04T10:13:00.000", "acme", "s5", "created", metadata="not json"),  # out of order, on time
+    event("not a timestamp", "acme", "s6", "created"),
+    event("2026-12-04T10:16:00.000", "initech", "i1", "active", user="i", metadata={"agent_id": "a", "intent": "b"}),
+    event("2026-12-04T10:30:31.000", "initech", "i2", "created", user="i", metadata={"agent_id": "b"}),  # watermark 10:30:01
+    event("2026-12-04T10:29:00.000", "acme", "s7", "completed", metadata={"duration_ms": 1000}),  # late: window closed
+    event("2026-12-04T10:31:00.000", "acme", "s8", "created", metadata={"agent_id": "a"}),
+    event("2026-12-04T10:30:10.000", "acme", "s9", "created", metadata={"agent_id": "b"}),  # behind the watermark, window open
+]
+
+
+def expected_rows(lines: list[dict | str]) -> list[dict]:
+    """The spec's formulas, by hand: what the job must write."""
+    watermark = None
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for item in lines:
+        if isinstance(item, str):
+            continue
+        try:
+            ts = datetime.strptime(item["timestamp"], "%Y-%m-%dT%H:%M:%S.%f")
+        except ValueError:
+            continue
+        start = ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
+        late = watermark is not None and start + WINDOW - timedelta(milliseconds=1) <= watermark
+        watermark = max(watermark, ts - DELAY) if watermark else ts - DELAY
+        if late or item.get("tenant_id") is None or item["entity_type"] != "session_phase":
+            continue
+        groups[(start, item["tenant_id"])].append(item)
+
+    def meta(e: dict) -> dict:
+        try:
+            return json.loads(e["metadata"]) if e["metadata"] else {}
+        except ValueError:
+            return {}
+
+    def avg(values: list) -> float | None:
+        numbers = [float(v) for v in values if isinstance(v, (int, float))]
+        return sum(numbers) / len(numbers) if numbers else None
+
+    def top(values: list) -> list[str]:
+        counts = Counter(v for v in values if v is not None)
+        return [v for v, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:5]
+
+    rows = []
+    for (start, tenant), events in sorted(groups.items()):
+        sessions = {e["entity_id"] for e in events}
+        completed = sum(1 for e in events if e["to_state"] == "completed")
+        rows.append({
+            "window_start": start.strftime("%Y-%m-%d %H:%M:%S.000"),
+            "window_end": (start + WINDOW).strftime("%Y-%m-%d %H:%M:%S.000"),
+            "tenant_id": tenant,
+            "total_sessions": len(sessions),
+            "avg_duration_ms": avg([meta(e).get("duration_ms") for e in events]),
+            "avg_turns": avg([meta(e).get("turn_count") for e in events]),
+            "completion_rate": completed / max(len(sessions), 1),
+            "unique_users": len({e["triggered_by"] for e in events}),
+            "top_agents": top([meta(e).get("agent_id") for e in events]),
+            "top_intents": top([meta(e).get("intent") for e in events]),
+        })
+    return rows
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    events = tmp / "events.jsonl"
+    events.write_text("".join((e if isinstance(e, str) else json.dumps(e)) + "\n" for e in EVENTS))
+    output = tmp / "out.jsonl"
+    result = run_cli(ROOT, "run", "--select", "session_analytics", "--events", str(events), "--output", str(output))
+    return result, [json.loads(line) for line in output.read_text().splitlines()], events
+
+
+def test_output_equals_hand_computed_rows(run) -> None:
+    result, rows, _ = run
+    assert result.exit_code == 0, result.output
+    expected = expected_rows(EVENTS)
+    assert [(r["window_start"], r["tenant_id"]) for r in rows] == [(r["window_start"], r["tenant_id"]) for r in expected]
+    for got, want in zip(rows, expected):
+        assert got.keys() == want.keys()
+        for key, value in want.items():
+            assert got[key] == (pytest.approx(value) if isinstance(value, float) else value), (key, got, want)
+
+
+def test_the_cases_the_events_cover(run) -> None:
+    _, rows, _ = run
+    by_key = {(r["window_start"][11:16], r["tenant_id"]): r for r in rows}
+    first = by_key[("10:00", "acme")]
+    assert first["total_sessions"] == 4  # s1 s2 s3 s5 (out of order); workflow_step w1, tenant-less x1 excluded
+    assert first["completion_rate"] == pytest.approx(4 / 4)  # s1's duplicate completion counts twice, as the formula does
+    assert first["avg_duration_ms"] == pytest.approx(240000.0)  # "abc" and missing metadata are NULL
+    assert first["top_agents"] == ["critic", "planner", "router"]
+    assert ("10:00", "globex") in by_key and by_key[("10:00", "globex")]["total_sessions"] == 2  # 10:14:59.999
+    assert by_key[("10:15", "acme")]["total_sessions"] == 1  # 10:15:00.000 opens the next window; s7 was late
+    assert by_key[("10:30", "acme")]["total_sessions"] == 2  # s9 behind the watermark but its window was open
+
+
+def test_run_reports_bad_and_late_events(run) -> None:
+    result, _, _ = run
+    assert "not json: 2" in result.output
+    assert "missing required: 1" in result.output
+    assert "bad event time: 1" in result.output
+    assert "late events dropped: 1" in result.output
+    assert "Reconciliation: 6 window(s) checked, 6 matched, 0 mismatched" in result.output
+
+
+def test_corrupted_output_is_reported_as_mismatch(run) -> None:
+    from streammetrics import duckcheck, events as ev
+    from streammetrics.context import Context
+
+    _, rows, events = run
+    context = Context(ROOT)
+    compiled = next(c for c in context.compile(["session_analytics"]).compiled)
+    _, target = context.load_target()
+    decoded = list(ev.decode(ev.read_lines(events), compiled.model.source))
+    assert duckcheck.reconcile(compiled, target, decoded, rows).mismatches == ()
+    corrupted = [dict(r) for r in rows]
+    victim = next(r for r in corrupted if r["tenant_id"] == "globex")
+    victim["unique_users"] += 1
+    dropped = corrupted.pop(0)
+    check = duckcheck.reconcile(compiled, target, decoded, corrupted)
+    found = {(str(m.window_start), m.keys["tenant_id"], m.metric, m.expected, m.actual, m.missing) for m in check.mismatches}
+    assert found == {
+        ("2026-12-04 10:00:00", "globex", "unique_users", "1", "2", None),
+        (dropped["window_start"][:19], dropped["tenant_id"], None, None, None, "sink"),
+    }
+    assert check.windows_mismatched == 2

@@ -171,7 +171,9 @@ def _cell(value) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, str) and len(value) == 23 and value.endswith(".000") and value[4] == "-":
+        return value[:-4]  # whole-second timestamps read better without the milliseconds
     if isinstance(value, list):
         return ", ".join(map(str, value))
     return str(value)

@@ -87,6 +87,7 @@ class CompiledModel:
             "flink": {"path": self.flink_path, "sha256": sha256(self.flink_sql), "pipeline_name": m.name},
             "trino": {"path": self.trino_path, "sha256": sha256(self.trino_sql)} if self.trino_sql else None,
             "state_fingerprint": state_fingerprint(m),
+            "state": state_parts(m),
             "accept_state_reset": m.spec.accept_state_reset,
             "env_vars": env_vars,
         }

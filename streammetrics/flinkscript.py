@@ -51,7 +51,7 @@ class FlinkScript:
             statement = statement.copy()
             if isinstance(statement, exp.Create) and statement.kind == "TABLE":
                 table = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
-                options = dict(_options(statement))
+                options = dict(table_options(statement))
                 if options.get("connector") == "kafka":
                     _set_options(statement, source_options, temporary=True)
                 elif table.catalog:
@@ -72,7 +72,7 @@ class FlinkScript:
         return [s.sql(D) for s in self.statements]
 
 
-def _options(create: exp.Create) -> list[tuple[str, str]]:
+def table_options(create: exp.Create) -> list[tuple[str, str]]:
     properties = create.args.get("properties")
     if not properties:
         return []

@@ -26,7 +26,7 @@ from .embedded import table_environment
 from .errors import StreamMetricsError
 from .events import format_timestamp
 from .flink import sink_columns
-from .flinkscript import FlinkScript, _options
+from .flinkscript import FlinkScript, table_options
 from .manifest import CompiledModel
 
 DETERMINISTIC = {
@@ -44,7 +44,7 @@ class FlinkRun:
 
 
 def file_source_options(script: FlinkScript, events: Path) -> dict[str, str]:
-    kafka = next((dict(_options(t)) for t in script.tables() if dict(_options(t)).get("connector") == "kafka"), None)
+    kafka = next((dict(table_options(t)) for t in script.tables() if dict(table_options(t)).get("connector") == "kafka"), None)
     if kafka is None:
         raise StreamMetricsError("the compiled script has no Kafka source table to replace")
     options = {"connector": "filesystem", "path": str(events.resolve()), "format": "json"}

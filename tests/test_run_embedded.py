@@ -172,3 +172,15 @@ def test_corrupted_output_is_reported_as_mismatch(run) -> None:
         (dropped["window_start"][:19], dropped["tenant_id"], None, None, None, "sink"),
     }
     assert check.windows_mismatched == 2
+
+
+def test_missing_events_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli(ROOT, "run", "--select", "session_analytics", "--events", str(tmp_path / "nope.jsonl"))
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'nope.jsonl'}: no such events file" in result.stderr
+
+
+def test_unknown_model_is_a_clear_error() -> None:
+    result = run_cli(ROOT, "run", "--select", "session_analytic")
+    assert result.exit_code == 1
+    assert "--select 'session_analytic' matches no model; did you mean 'session_analytics'?" in result.stderr

@@ -179,6 +179,86 @@ def _cell(value) -> str:
     return str(value)
 
 
+EXIT_REFUSED = 4
+
+
+@main.command("deploy")
+@click.option("--target", "-t", metavar="NAME", required=True, help="A cluster target from profiles.yml (e.g. stack).")
+@click.option("--select", "-s", multiple=True, metavar="MODEL", help="Deploy only these models (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Print the plan (create / no-op / upgrade / resume / refused) and change nothing.")
+@click.option("--allow-state-reset", is_flag=True,
+              help="Start from empty state when a change makes the old state unusable (windows around the deploy diverge).")
+@click.pass_context
+def deploy_command(ctx: click.Context, target: str, select: tuple[str, ...], dry_run: bool, allow_state_reset: bool) -> None:
+    """Compile and deploy models to a Flink cluster through its SQL Gateway, idempotently.
+
+    An unchanged model is a no-op; a changed one is upgraded by stop-with-savepoint and restart from
+    that savepoint when its state fingerprint is unchanged, and refused when the change makes the
+    old state unusable. A deploy interrupted half-way can be re-run and converges.
+
+    Exit codes: 0 done (or nothing to do), 4 a model was refused, 1 errors (project, unreachable cluster).
+    """
+    from .deploy import deploy
+
+    context = Context(ctx.obj["root"], target)
+    result = context.compile(list(select) or None)
+    _, target_settings = context.load_target()
+    with err.status("deploying", spinner="dots") as status:
+        outcome = deploy(list(result.compiled), target_settings, dry_run=dry_run, allow_state_reset=allow_state_reset,
+                         progress=lambda message: status.update(message))
+    table = Table(title=("Deploy plan (dry run: nothing changed)" if dry_run else "Deploy") + f" for target '{target}'",
+                  title_justify="left")
+    for name in ("model", "action", "why", "job"):
+        table.add_column(name, overflow="fold")
+    started = dict(outcome.applied)
+    for item in outcome.plan:
+        table.add_row(item.model, item.action, item.reason, started.get(item.model) or item.job_id or "")
+    out.print(table)
+    if any(item.action == "refused" for item in outcome.plan):
+        sys.exit(EXIT_REFUSED)
+
+
+@main.command("reconcile")
+@click.option("--target", "-t", metavar="NAME", required=True, help="A target with a Trino (e.g. stack).")
+@click.option("--select", "-s", "model", required=True, metavar="MODEL", help="The model to reconcile.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+              help="Cut-off (UTC): judge only windows closed before it (window end + watermark delay). Default: now.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.pass_context
+def reconcile_command(ctx: click.Context, target: str, model: str, until, fmt: str) -> None:
+    """Recompute MODEL's metrics on Trino from the raw events in Kafka and compare them with what the
+    Flink job wrote to Iceberg.
+
+    Exit codes: 0 every closed window matches, 3 mismatches, 1 errors (project, Trino unreachable).
+    """
+    from datetime import datetime, timezone
+
+    from . import reconcile as rc
+
+    context = Context(ctx.obj["root"], target)
+    result = context.compile([model])
+    _, target_settings = context.load_target()
+    cutoff = until or datetime.now(timezone.utc).replace(tzinfo=None)
+    with err.status("querying Trino", spinner="dots"):
+        report = rc.reconcile(result.compiled[0], target_settings, cutoff)
+    if fmt == "json":
+        click.echo(rc.to_json(report))
+    elif fmt == "markdown":
+        click.echo(rc.to_markdown(report))
+    else:
+        c = report.check
+        out.print(f"{report.model}: {c.windows_checked} window(s) closed before {cutoff:%Y-%m-%d %H:%M:%S} checked, "
+                  f"{c.windows_matched} matched, {c.windows_mismatched} mismatched")
+        for mismatch in c.mismatches[:100]:
+            out.print(f"  {mismatch.describe()}")
+        if report.explained_by_lateness:
+            out.print(f"  explained by late events (they match when late events count): {len(report.explained_by_lateness)} window(s)")
+        if report.duplicate_messages:
+            out.print(f"  the topic holds {report.duplicate_messages} duplicated message(s) (redelivery)")
+    if report.check.mismatches:
+        sys.exit(EXIT_MISMATCH)
+
+
 def _shown(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root))

@@ -102,7 +102,7 @@ class Deployer:
         """Only the catalog (a session object): planning changes nothing in the catalog or the cluster."""
         for statement in script.statements:
             if isinstance(statement, exp.Create) and statement.kind == "CATALOG":
-                self.gateway.execute(statement.sql(FLINK))
+                self.gateway.execute(statement.sql(FLINK, comments=False))
 
     def _recorded(self, table: str) -> dict[str, str]:
         try:
@@ -129,7 +129,7 @@ class Deployer:
             self.gateway.execute(f"SET '{key}' = '{value}'")
         job_id = None
         for statement in script.statements:
-            rows = self.gateway.execute(statement.sql(FLINK))
+            rows = self.gateway.execute(statement.sql(FLINK, comments=False))
             if isinstance(statement, exp.Insert) and rows:
                 job_id = str(rows[0][0] if isinstance(rows[0], list) else rows[0])
         if savepoint:

@@ -1,5 +1,5 @@
 -- session_analytics: Flink streaming job compiled by streammetrics from models/session_analytics.yml. Do not edit: recompile.
--- Secrets and environment values appear as ${env:NAME}; deploy substitutes them at submit time.
+-- Secrets and environment values appear as ${env:...} placeholders; deploy substitutes them at submit time.
 
 -- Job settings
 SET 'execution.checkpointing.interval' = '60 s';

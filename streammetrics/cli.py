@@ -259,6 +259,27 @@ def reconcile_command(ctx: click.Context, target: str, model: str, until, fmt: s
         sys.exit(EXIT_MISMATCH)
 
 
+@main.command("diff")
+@click.option("--base", required=True, metavar="REF", help="Git revision to compare against, e.g. origin/main.")
+@click.option("--head", metavar="REF", help="Git revision to compare (default: the working tree, uncommitted edits included).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="markdown: one pull-request comment body.")
+@click.option("--target", "-t", metavar="NAME", help="Target from profiles.yml (default: its default_target).")
+@click.pass_context
+def diff_command(ctx: click.Context, base: str, head: str | None, fmt: str, target: str | None) -> None:
+    """Compare the project compiled at two git revisions: per model the SQL diffs, sink schema changes and
+    the effect on the running job (metadata only, state compatible, partially compatible, incompatible).
+
+    Exit codes: 0 nothing needs attention, 4 an incompatible or sink-destructive change the model does not
+    acknowledge (accept_state_reset: true), 1 errors (bad ref, compile failure), 2 internal.
+    """
+    from .diff import run_diff
+
+    outcome = run_diff(ctx.obj["root"], base, head, fmt, target=target)
+    click.echo(outcome.text, nl=not outcome.text.endswith("\n"))  # not rich: markdown holds [...]
+    ctx.exit(outcome.exit_code)
+
+
 def _shown(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root))

@@ -4,19 +4,14 @@
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, run_cli
+from session_expectations import expected_rows
 
 pytest.importorskip("pyflink", reason="PyFlink (extra 'flink') is required")
-
-WINDOW = timedelta(minutes=15)
-DELAY = timedelta(seconds=30)
-
 
 def event(ts: str, tenant: str | None, session: str, to_state: str, *, user: str = "u1", entity_type: str = "session_phase",
           metadata: dict | str | None = None, event_id: str | None = None) -> dict:
@@ -55,57 +50,6 @@ EVENTS: list[dict | str] = [
     event("2026-12-04T10:31:00.000", "acme", "s8", "created", metadata={"agent_id": "a"}),
     event("2026-12-04T10:30:10.000", "acme", "s9", "created", metadata={"agent_id": "b"}),  # behind the watermark, window open
 ]
-
-
-def expected_rows(lines: list[dict | str]) -> list[dict]:
-    """The spec's formulas, by hand: what the job must write."""
-    watermark = None
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for item in lines:
-        if isinstance(item, str):
-            continue
-        try:
-            ts = datetime.strptime(item["timestamp"], "%Y-%m-%dT%H:%M:%S.%f")
-        except ValueError:
-            continue
-        start = ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
-        late = watermark is not None and start + WINDOW - timedelta(milliseconds=1) <= watermark
-        watermark = max(watermark, ts - DELAY) if watermark else ts - DELAY
-        if late or item.get("tenant_id") is None or item["entity_type"] != "session_phase":
-            continue
-        groups[(start, item["tenant_id"])].append(item)
-
-    def meta(e: dict) -> dict:
-        try:
-            return json.loads(e["metadata"]) if e["metadata"] else {}
-        except ValueError:
-            return {}
-
-    def avg(values: list) -> float | None:
-        numbers = [float(v) for v in values if isinstance(v, (int, float))]
-        return sum(numbers) / len(numbers) if numbers else None
-
-    def top(values: list) -> list[str]:
-        counts = Counter(v for v in values if v is not None)
-        return [v for v, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:5]
-
-    rows = []
-    for (start, tenant), events in sorted(groups.items()):
-        sessions = {e["entity_id"] for e in events}
-        completed = sum(1 for e in events if e["to_state"] == "completed")
-        rows.append({
-            "window_start": start.strftime("%Y-%m-%d %H:%M:%S.000"),
-            "window_end": (start + WINDOW).strftime("%Y-%m-%d %H:%M:%S.000"),
-            "tenant_id": tenant,
-            "total_sessions": len(sessions),
-            "avg_duration_ms": avg([meta(e).get("duration_ms") for e in events]),
-            "avg_turns": avg([meta(e).get("turn_count") for e in events]),
-            "completion_rate": completed / max(len(sessions), 1),
-            "unique_users": len({e["triggered_by"] for e in events}),
-            "top_agents": top([meta(e).get("agent_id") for e in events]),
-            "top_intents": top([meta(e).get("intent") for e in events]),
-        })
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +128,19 @@ def test_unknown_model_is_a_clear_error() -> None:
     result = run_cli(ROOT, "run", "--select", "session_analytic")
     assert result.exit_code == 1
     assert "--select 'session_analytic' matches no model; did you mean 'session_analytics'?" in result.stderr
+
+
+def test_generated_sample_events_match_the_hand_computation(tmp_path: Path) -> None:
+    """The built-in generator's events (late, malformed, duplicated, bad values included) through the
+    whole path: generator -> Flink -> output, against the plain-Python formulas."""
+    output = tmp_path / "out.jsonl"
+    result = run_cli(ROOT, "run", "--select", "session_analytics", "--count", "6000", "--output", str(output), "--rows", "0")
+    assert result.exit_code == 0, result.output
+    events = (ROOT / "target" / "events" / "state_changes.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    expected = expected_rows(events)
+    assert len(rows) == len(expected) > 10
+    for got, want in zip(rows, expected):
+        for key, value in want.items():
+            assert got[key] == (pytest.approx(value) if isinstance(value, float) else value), (key, got, want)
+    assert "late events dropped: 0" not in result.output and "not json: 0" not in result.output

@@ -153,7 +153,7 @@ def _run_model(context: Context, model_name: str, events_path: Path | None, outp
     check = None
     if compiled.trino_sql is not None:
         progress("reconciling with the batch recomputation (Trino query on DuckDB)")
-        check = duckcheck.reconcile(compiled, target, decoded, flink.rows)
+        check = duckcheck.reconcile(compiled, target, list(ev.raw_rows(ev.read_lines(events_path))), flink.rows)
     return RunReport(model.name, events_path, stats.events, dict(stats.problems), late, tuple(flink.rows),
                      flink.seconds, output_path, check)
 

@@ -76,7 +76,7 @@ def to_duckdb(trino_sql: str) -> str:
     return sqlglot.transpile(trino_sql, read="trino", write=DUCK, pretty=True)[0]
 
 
-def reconcile(compiled: CompiledModel, target: Target, events: list[tuple[int, dict[str, Any]]],
+def reconcile(compiled: CompiledModel, target: Target, events: list[tuple[int, dict[str, Any]]],  # events.raw_rows
               output: list[dict[str, Any]], cutoff: datetime = FAR_FUTURE) -> CheckResult:
     import duckdb
 
@@ -93,11 +93,11 @@ def reconcile(compiled: CompiledModel, target: Target, events: list[tuple[int, d
             con.execute(f"ATTACH ':memory:' AS {_q(catalog)}")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(catalog)}.{_q(schema)}")
     raw = f"{_q(t.kafka_catalog)}.{_q(t.kafka_schema)}.{_q(source.topic)}"
-    columns = [(c.name, _duck_type(c.type)) for c in source.columns]
+    columns = [(c.name, "VARCHAR") for c in source.columns]  # the topic's fields as JSON text, as Trino reads them
     con.execute(f"CREATE TABLE {raw} ({', '.join(f'{_q(n)} {ty}' for n, ty in columns)}, "
                 "_partition_id BIGINT, _partition_offset BIGINT)")
     con.executemany(f"INSERT INTO {raw} VALUES ({', '.join('?' for _ in range(len(columns) + 2))})",
-                    [[row[n] for n, _ in columns] + [0, number] for number, row in events])
+                    [[row.get(n) for n, _ in columns] + [0, number] for number, row in events])
     from .flink import sink_columns
 
     sink_cols = sink_columns(model)

@@ -183,3 +183,18 @@ def late_events(rows: list[tuple[int, dict[str, Any]]], event_time: str, delay: 
         candidate = ts - delay
         watermark = candidate if watermark is None or candidate > watermark else watermark
     return late
+
+
+def raw_rows(lines: Iterator[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, {field: JSON text}) for every line that is a JSON object: what Trino's Kafka
+    connector gives when each field is mapped to VARCHAR (strings as they are, anything else as its
+    JSON text). Malformed lines decode to nothing there either."""
+    for number, line in enumerate(lines, start=1):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        yield number, {k: (v if isinstance(v, str) or v is None else json.dumps(v, separators=(",", ":")))
+                       for k, v in event.items()}

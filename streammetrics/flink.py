@@ -124,6 +124,9 @@ def source_options(model: ResolvedModel, target: Target) -> list[tuple[str, str]
         "json.fail-on-missing-field": "false",
         "json.ignore-parse-errors": "true",
         "json.timestamp-format.standard": source.timestamp_format,
+        # the watermark advances with every event, not on a timer: which events are late is then
+        # decided by the data alone, as the reconciliation query and `run` decide it
+        "scan.watermark.emit.strategy": "on-event",
     }
     options.update({f"properties.{k}": v for k, v in target.kafka.properties.items()})
     return list(options.items())

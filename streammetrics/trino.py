@@ -12,6 +12,7 @@ import functools
 from sqlglot import exp
 
 from .dialects import TRINO
+from .dialects.flink import RESERVED_KEYWORDS as FLINK_RESERVED
 from .flink import _TEMPLATES
 from .profiles import Target
 from .project import ResolvedModel
@@ -23,7 +24,10 @@ DEFAULT_TOLERANCE = 1e-9
 
 @functools.lru_cache(maxsize=8192)
 def ident(name: str) -> str:
-    return exp.to_identifier(name).sql(TRINO, copy=False)
+    """Quoted when Trino needs it, and also for Flink's reserved words (timestamp, value, ...): keywords
+    that Trino tolerates as bare names read ambiguously next to typed literals."""
+    quoted = name.lower() in FLINK_RESERVED
+    return exp.to_identifier(name, quoted=quoted or None).sql(TRINO, copy=False)
 
 
 def interval(ms: int) -> str:
@@ -59,6 +63,26 @@ def _window(model: ResolvedModel) -> tuple[str, str, str, str, str]:
                  f"    step.j * {step} > date_diff('millisecond', window_start, {ts})")
         return start, "", end, where, slice_end
     raise ValueError(f"no batch recomputation for {kind} windows")
+
+
+_ISO_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?$"
+_SQL_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?$"
+
+
+def raw_column(name: str, flink_type: str, timestamp_format: str) -> str:
+    """A source column read from the topic as JSON text (the Kafka table maps every field to VARCHAR),
+    converted as Flink's JSON format converts it: what does not convert is NULL, never a query error
+    (Trino's Kafka decoder fails the whole query on one bad typed field)."""
+    column, t = ident(name), flink_type.upper()
+    if t.startswith(("STRING", "VARCHAR", "CHAR")):
+        return column
+    if t.startswith("TIMESTAMP"):
+        pattern, text = (_ISO_RE, f"REPLACE({column}, 'T', ' ')") if timestamp_format == "ISO-8601" else (_SQL_RE, column)
+        return f"CASE WHEN REGEXP_LIKE({column}, '{pattern}') THEN TRY_CAST({text} AS TIMESTAMP(3)) END AS {column}"
+    if t.startswith("BOOLEAN"):
+        return f"LOWER(TRIM({column})) = 'true' AS {column}"
+    target = {"INT": "INTEGER", "STRING": "VARCHAR"}.get(t, t)
+    return f"TRY_CAST({column} AS {target}) AS {column}"
 
 
 def compile_trino(model: ResolvedModel, target: Target) -> str | None:
@@ -103,7 +127,7 @@ def compile_trino(model: ResolvedModel, target: Target) -> str | None:
     catalog, database, table = model.spec.sink.table.split(".")
     return _TEMPLATES.get_template("trino_check.sql.j2").render(
         m=model,
-        raw_columns=[ident(c.name) for c in source.columns],
+        raw_columns=[raw_column(c.name, c.type, source.timestamp_format) for c in source.columns],
         source_relation=f"{ident(target.trino.kafka_catalog)}.{ident(target.trino.kafka_schema)}.{exp.to_identifier(source.topic, quoted=True).sql(TRINO, copy=False)}",
         event_time=ts,
         watermark=interval(model.watermark_ms),

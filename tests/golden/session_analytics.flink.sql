@@ -32,7 +32,8 @@ CREATE TEMPORARY TABLE state_changes (
   'format' = 'json',
   'json.fail-on-missing-field' = 'false',
   'json.ignore-parse-errors' = 'true',
-  'json.timestamp-format.standard' = 'ISO-8601'
+  'json.timestamp-format.standard' = 'ISO-8601',
+  'scan.watermark.emit.strategy' = 'on-event'
 );
 
 -- Sink: Iceberg table polaris.matih_analytics.session_analytics

@@ -3,6 +3,7 @@
 -- the Flink job wrote to Iceberg, and returns one row per mismatch (metric IS NULL: a whole row is
 -- missing on one side). Only closed windows are judged: window_end + watermark delay <= cut-off.
 -- Parameter 1 (?): the cut-off, a TIMESTAMP(3).
+-- The topic is read with every field as VARCHAR and converted here as Flink's JSON format does.
 -- Events are late, as in Flink, when the watermark (max earlier event time of their partition minus
 -- the delay) had already closed their window slice when they arrived; they are not counted.
 WITH params AS (
@@ -19,26 +20,26 @@ WITH params AS (
     to_state,
     triggered_by,
     metadata,
-    timestamp,
+    CASE WHEN REGEXP_LIKE("timestamp", '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?$') THEN TRY_CAST(REPLACE("timestamp", 'T', ' ') AS TIMESTAMP(3)) END AS "timestamp",
     _partition_id AS event_partition,
     _partition_offset AS event_offset
-  FROM kafka.default."matih.ai.state-changes"
+  FROM kafka."default"."matih.ai.state-changes"
 ), watermarked AS (
   SELECT
     *,
-    MAX(timestamp) OVER (PARTITION BY event_partition ORDER BY event_offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - INTERVAL '30' SECOND AS watermark
+    MAX("timestamp") OVER (PARTITION BY event_partition ORDER BY event_offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - INTERVAL '30' SECOND AS watermark
   FROM raw_events
   WHERE
-    timestamp IS NOT NULL
+    "timestamp" IS NOT NULL
 ), events AS (
   SELECT
     *,
-    date_add('millisecond', -MOD(date_diff('millisecond', TIMESTAMP '1970-01-01 00:00:00', timestamp), 900000), timestamp) AS window_start
+    date_add('millisecond', -MOD(date_diff('millisecond', TIMESTAMP '1970-01-01 00:00:00', "timestamp"), 900000), "timestamp") AS window_start
   FROM watermarked
   WHERE
     (entity_type = 'session_phase')
     AND tenant_id IS NOT NULL
-    AND (watermark IS NULL OR date_add('millisecond', -1, date_add('millisecond', -MOD(date_diff('millisecond', TIMESTAMP '1970-01-01 00:00:00', timestamp), 900000) + 900000, timestamp)) > watermark)
+    AND (watermark IS NULL OR date_add('millisecond', -1, date_add('millisecond', -MOD(date_diff('millisecond', TIMESTAMP '1970-01-01 00:00:00', "timestamp"), 900000) + 900000, "timestamp")) > watermark)
 ), windowed AS (
   SELECT
     *,

@@ -271,10 +271,16 @@ EXPERIMENTS = [
             {"table.exec.window-agg.buffer-size-limit": "1000000"}),
     Variant("wm-interval-0", "pipeline.auto-watermark-interval=0 ms (runner.DETERMINISTIC)",
             {"pipeline.auto-watermark-interval": "0 ms"}),
+    Variant("no-chaining", "pipeline.operator-chaining.enabled=false (operators in their own threads)",
+            {"pipeline.operator-chaining.enabled": "false"}),
     Variant("p2", "parallelism.default=2", parallelism=2),
     Variant("fewer-json", "JSON_VALUE extracted once in the events CTE (SQL edit, see diff)", query="fewer_json"),
     Variant("no-split+fewer-json", "no-split and fewer-json together",
             {"table.optimizer.distinct-agg.split.enabled": "false"}, query="fewer_json"),
+    Variant("no-split+one-phase", "no-split and agg-phase-strategy=ONE_PHASE",
+            {"table.optimizer.distinct-agg.split.enabled": "false", "table.optimizer.agg-phase-strategy": "ONE_PHASE"}),
+    Variant("no-split+no-chaining", "no-split and pipeline.operator-chaining.enabled=false",
+            {"table.optimizer.distinct-agg.split.enabled": "false", "pipeline.operator-chaining.enabled": "false"}),
     Variant("no-split+fewer-json+reuse", "no-split, fewer-json and pipeline.object-reuse=true",
             {"table.optimizer.distinct-agg.split.enabled": "false", "pipeline.object-reuse": "true"},
             query="fewer_json"),
@@ -319,6 +325,11 @@ class Result:
     def ratio(self, events: int) -> float:
         return self.eps("a", events) / self.eps("b", events)
 
+    def net_ratio(self) -> float | None:
+        a = [r["net_runtime_ms"] for r in self.a if r.get("net_runtime_ms")]
+        b = [r["net_runtime_ms"] for r in self.b if r.get("net_runtime_ms")]
+        return statistics.median(b) / statistics.median(a) if a and b else None
+
     def mb(self, side: str) -> float | None:
         values = [r["vm_hwm_kb"] for r in getattr(self, side) if r["vm_hwm_kb"]]
         return statistics.median(values) / 1024 if values else None
@@ -338,7 +349,8 @@ def run_variants(jobs: Jobs, variants: list[tuple[Variant, int]], repeat: int, p
                 r = measure(job_spec(jobs, result.variant, side, result.parallelism), python, timeout)
                 getattr(result, side).append(r)
                 mb = f", peak JVM {r['vm_hwm_kb'] / 1024:.0f} MB" if r["vm_hwm_kb"] else ""
-                log(f"    {r['seconds']:.2f} s (submit {r['submit_seconds']:.2f} s) = "
+                net = f", job net {r['net_runtime_ms'] / 1000:.2f} s" if r.get("net_runtime_ms") else ""
+                log(f"    {r['seconds']:.2f} s (submit {r['submit_seconds']:.2f} s{net}) = "
                     f"{events / r['seconds']:,.0f} events/s{mb}")
     return results
 
@@ -347,8 +359,18 @@ def fmt_eps(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def write_plans(results: list[Result], directory: Path | None) -> None:
+    if directory is None:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        for side in ("a", "b"):
+            name = f"{r.variant.name}-p{r.variant.parallelism or r.parallelism}-{side}.plan.txt"
+            (directory / name).write_text(getattr(r, side)[0]["plan"])
+
+
 def print_table(title: str, results: list[Result], events: int, reference: Result | None) -> None:
-    header = ["variant", "p", "events/s (a)", "events/s (b)", "a/b", "peak JVM MB a/b", "plan",
+    header = ["variant", "p", "events/s (a)", "events/s (b)", "a/b", "a/b net", "peak JVM MB a/b", "plan",
               "change vs default"]
     rows = []
     for r in results:
@@ -359,17 +381,18 @@ def print_table(title: str, results: list[Result], events: int, reference: Resul
             change = (f"a {100 * (r.eps('a', events) / reference.eps('a', events) - 1):+.0f}%, "
                       f"ratio {r.ratio(events) - reference.ratio(events):+.2f}")
         plan = "-"
-        if reference is not None and r is not reference and r.variant.query == reference.variant.query:
+        if reference is not None and r is not reference:
             plan = "=" if r.a[0]["plan_digest"] == reference.a[0]["plan_digest"] else "*"
         rows.append([r.variant.name, str(r.variant.parallelism or r.parallelism), fmt_eps(r.eps("a", events)),
                      fmt_eps(r.eps("b", events)), f"{r.ratio(events):.2f}",
+                     f"{r.net_ratio():.2f}" if r.net_ratio() else "?",
                      f"{mb_a or 0:.0f}/{mb_b or 0:.0f}", plan, change])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print(f"\n{title}")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
-        print("  ".join(c.ljust(w) if i in (0, 6, 7) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        print("  ".join(c.ljust(w) if i in (0, 7, 8) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
     sys.stdout.flush()
 
 
@@ -419,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra experiment 'custom': these overrides together (repeatable; implies --experiments)")
     parser.add_argument("--show-diff", action="store_true", help="print the fewer-JSON_VALUE SQL diff (also with --experiments)")
+    parser.add_argument("--plans-dir", type=Path, default=None,
+                        help="write each variant's optimized plan (a and b) there, outside the repository")
     parser.add_argument("--python", default=sys.executable, help="Python with PyFlink for the workers (default: this one)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per measurement before giving up (default 900)")
     parser.add_argument("--_worker", nargs=2, help=argparse.SUPPRESS)
@@ -442,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{MODEL}: (a) compiled job vs (b) pass-through, {lines:,} events, median of {args.repeat}, "
           f"goal a/b >= {GOAL}")
     print_table("Main", main_results, lines, None)
+    write_plans(main_results, args.plans_dir)
 
     if args.experiments or args.set:
         variants = [default] + EXPERIMENTS
@@ -455,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_variants(jobs, [(v, 1) for v in variants], repeat, args.python, args.timeout, lines)
         print_table(f"Experiments (parallelism 1 unless the variant says otherwise; median of {repeat}; "
                     "plan: = same optimized plan as default, * changed)", results, lines, results[0])
+        write_plans(results, args.plans_dir)
         print("\nVariants:")
         for r in results:
             print(f"  {r.variant.name}: {r.variant.what}")

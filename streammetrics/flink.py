@@ -101,9 +101,9 @@ def job_settings(model: ResolvedModel, target: Target) -> list[tuple[str, str]]:
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "table.local-time-zone": "UTC",
     }
-    if any(m.spec.kind == "count_distinct" for m in model.metrics):
-        # Buckets COUNT(DISTINCT) state by key hash so one hot window/key does not sit on one task.
-        settings["table.optimizer.distinct-agg.split.enabled"] = "true"
+    # Not set by default: table.optimizer.distinct-agg.split.enabled. It buckets COUNT(DISTINCT) state
+    # so one hot key does not sit on one task, but triples the rows before pre-aggregation and cost
+    # 5-30% throughput in bench/throughput_bench.py; a skewed, parallel job opts in through `settings:`.
     if model.spec.parallelism:
         settings["parallelism.default"] = str(model.spec.parallelism)
     settings.update(target.settings)
@@ -164,9 +164,9 @@ def compile_flink(model: ResolvedModel, target: Target) -> str:
             value = sql(metric.value[D])
             cte = f"{metric.name}__top"
             alias = f"t{len(top_n) + 1}"
-            top_where = [f"{value} IS NOT NULL"]
-            if metric.where[D] is not None:
-                top_where.insert(0, f"({sql(metric.where[D])})")
+            # NULL is counted as a value of its own and ranked last, then dropped by ARRAY_REMOVE:
+            # a WHERE value IS NOT NULL would evaluate the (JSON) value expression a second time
+            top_where = [f"({sql(metric.where[D])})"] if metric.where[D] is not None else []
             top_n.append({
                 "cte": cte, "alias": alias, "value": value, "n": metric.n, "column": column, "where": top_where,
                 "join": [f"m.{c} = {alias}.{c}" for c in window_columns],

@@ -65,7 +65,9 @@ def test_top_n_stays_window_native(scripts: dict[str, Path]) -> None:
     assert plan.count("WindowRank(") == 2  # one window Top-N per top_n metric
     assert plan.count("WindowJoin(") == 2  # joined back on the window, not with a regular (updating) join
     assert "rankRange=[rankStart=1, rankEnd=5]" in plan
-    assert "orderBy=[c DESC, v ASC]" in plan
+    assert "c DESC, v ASC]" in plan  # most frequent first, ties by value; NULL ranked last ($n ASC)
+    # each JSON path is read once per event: 2 averages + 2 top-N lists (a second read costs ~1.4 us/event)
+    assert plan.count("JSON_VALUE(") == 4
 
 
 def test_rejected_sql_is_reported(tmp_path: Path) -> None:

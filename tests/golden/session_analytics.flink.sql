@@ -6,7 +6,6 @@ SET 'execution.checkpointing.interval' = '60 s';
 SET 'execution.checkpointing.mode' = 'EXACTLY_ONCE';
 SET 'pipeline.name' = 'session_analytics';
 SET 'table.local-time-zone' = 'UTC';
-SET 'table.optimizer.distinct-agg.split.enabled' = 'true';
 
 -- Source: Kafka topic matih.ai.state-changes (malformed JSON lines are skipped; see README.md, "Bad events")
 CREATE TEMPORARY TABLE state_changes (
@@ -97,8 +96,6 @@ WITH events AS (
     JSON_VALUE(metadata, '$.agent_id') AS v,
     COUNT(*) AS c
   FROM events
-  WHERE
-    JSON_VALUE(metadata, '$.agent_id') IS NOT NULL
   GROUP BY
     window_start, window_end, tenant_id, window_time, JSON_VALUE(metadata, '$.agent_id')
 ), top_agents__top__ranked AS (
@@ -107,7 +104,7 @@ WITH events AS (
   FROM (
     SELECT
       *,
-      ROW_NUMBER() OVER (PARTITION BY window_start, window_end, tenant_id ORDER BY c DESC, v ASC) AS rn
+      ROW_NUMBER() OVER (PARTITION BY window_start, window_end, tenant_id ORDER BY v IS NULL, c DESC, v ASC) AS rn
     FROM top_agents__top__counts
   )
   WHERE
@@ -130,8 +127,6 @@ WITH events AS (
     JSON_VALUE(metadata, '$.intent') AS v,
     COUNT(*) AS c
   FROM events
-  WHERE
-    JSON_VALUE(metadata, '$.intent') IS NOT NULL
   GROUP BY
     window_start, window_end, tenant_id, window_time, JSON_VALUE(metadata, '$.intent')
 ), top_intents__top__ranked AS (
@@ -140,7 +135,7 @@ WITH events AS (
   FROM (
     SELECT
       *,
-      ROW_NUMBER() OVER (PARTITION BY window_start, window_end, tenant_id ORDER BY c DESC, v ASC) AS rn
+      ROW_NUMBER() OVER (PARTITION BY window_start, window_end, tenant_id ORDER BY v IS NULL, c DESC, v ASC) AS rn
     FROM top_intents__top__counts
   )
   WHERE

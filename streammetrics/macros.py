@@ -18,6 +18,7 @@ import jinja2
 from .errors import ErrorCollector, Location, display_path
 
 ENGINES = ("flink", "trino")
+_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _MACRO_DEF = re.compile(r"{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 
@@ -135,11 +136,19 @@ class MacroLibrary:
             raise FragmentError(f"template error: {exc}", "fix the fragment or the macro") from None
         except TypeError as exc:  # wrong number of macro arguments
             raise FragmentError(f"bad macro call: {exc}", "check the macro's parameters") from None
-        for name in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", text):
-            resolved = self.resolve_name(engine, name)
-            if resolved:
-                used.add(resolved)
-        return rendered.strip(), used
+        return rendered.strip(), self.called(text, engine)
+
+    def called(self, text: str, engine: str) -> set[str]:
+        """The macros `text` calls for `engine`, and the macros those call (by name, transitively)."""
+        found: set[str] = set()
+        pending = [text]
+        while pending:
+            for name in _CALL.findall(pending.pop()):
+                resolved = self.resolve_name(engine, name)
+                if resolved and resolved not in found:
+                    found.add(resolved)
+                    pending.append(self.definitions[resolved].source.split("%}", 1)[-1])
+        return found
 
     def _undefined(self, exc: jinja2.UndefinedError, text: str) -> FragmentError:
         message = str(exc.message or exc)

@@ -85,13 +85,25 @@ def raw_column(name: str, flink_type: str, timestamp_format: str) -> str:
     return f"TRY_CAST({column} AS {target}) AS {column}"
 
 
-def compile_trino(model: ResolvedModel, target: Target) -> str | None:
-    """None for session windows: their batch recomputation is not implemented yet (see ARCHITECTURE.md)."""
-    if model.spec.window.type == "session":
-        return None
+def compile_trino(model: ResolvedModel, target: Target) -> str:
     source = model.source
     ts = ident(source.event_time)
-    window_start, window_join, window_end, window_filter, slice_end = _window(model)
+    session = None
+    if model.spec.window.type == "session":
+        # gaps and islands: a session of a key ends when its next event comes `gap` or more later;
+        # the window is [first event, last event + gap), as Flink's SESSION window
+        gap = model.window_ms["gap"]
+        keys = ", ".join(ident(k) for k in model.spec.group_by)
+        partition = f"PARTITION BY {keys} " if keys else ""
+        session = {
+            "gap": gap, "partition": partition,
+            "previous": f"LAG({ts}) OVER ({partition}ORDER BY {ts}, event_partition, event_offset)",
+            "by_session": f"PARTITION BY {keys + ', ' if keys else ''}session_number",
+        }
+        window_start = window_join = window_end = window_filter = ""
+        slice_end = f"date_add('millisecond', {gap}, {ts})"
+    else:
+        window_start, window_join, window_end, window_filter, slice_end = _window(model)
     keys = [ident(k) for k in model.spec.group_by]
     window_columns = ["window_start", "window_end", *keys]
     where = [f"({model.filter[D].sql(TRINO, copy=False)})"] if model.filter[D] is not None else []
@@ -145,6 +157,7 @@ def compile_trino(model: ResolvedModel, target: Target) -> str | None:
         full_join=full_join,
         checks=checks,
         order_by=[*window_columns, "metric"],
+        session=session,
     )
 
 

@@ -27,16 +27,17 @@ def queries(tmp_path_factory) -> dict[str, str]:
 
 
 def test_every_windowed_model_has_a_query(queries: dict[str, str]) -> None:
-    # session windows have no batch recomputation yet (see ARCHITECTURE.md, "Known gaps")
     assert sorted(queries) == [
         "agent_performance/agent_daily_cumulative.trino.sql",
         "agent_performance/agent_performance.trino.sql",
+        "agent_performance/agent_sessions.trino.sql",
         "main/session_analytics.trino.sql",
     ]
 
 
 @pytest.mark.parametrize("name", ["main/session_analytics.trino.sql", "agent_performance/agent_performance.trino.sql",
-                                  "agent_performance/agent_daily_cumulative.trino.sql"])
+                                  "agent_performance/agent_daily_cumulative.trino.sql",
+                                  "agent_performance/agent_sessions.trino.sql"])
 def test_query_is_trino(queries: dict[str, str], name: str) -> None:
     query = queries[name]
     tree = sqlglot.parse_one(query, read="trino")

@@ -138,9 +138,7 @@ def _run_model(context: Context, model_name: str, events_path: Path | None, outp
     progress(f"reading {events_path}")
     stats = ev.DecodeStats()
     json_metrics = tuple(
-        ev.JsonMetric(m.spec.column, m.spec.json_path,
-                      m.spec.type or ("DOUBLE" if m.spec.kind in ("sum", "avg") else "STRING"))
-        for m in model.metrics if m.spec.json_path
+        ev.JsonMetric(m.spec.column, m.spec.json_path, m.spec.json_type) for m in model.metrics if m.spec.json_path
     )
     decoded = list(ev.decode(ev.read_lines(events_path), model.source, json_metrics, stats))
     late = ev.late_events(decoded, model.source.event_time, timedelta(milliseconds=model.watermark_ms),

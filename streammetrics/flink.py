@@ -174,10 +174,7 @@ def compile_flink(model: ResolvedModel, target: Target) -> str:
             # a window without any value gets an empty list, not NULL (Flink has no empty ARRAY[] literal)
             output.append(f"COALESCE({alias}.{column}, {EMPTY_STRING_ARRAY}) AS {column}")
             continue
-        aggregate = metric.aggregate[D].copy()
-        if metric.where[D] is not None:
-            aggregate = exp.Filter(this=aggregate, expression=exp.Where(this=metric.where[D].copy()))
-        metric_columns.append(f"{sql(aggregate)} AS {column}")
+        metric_columns.append(f"{sql(metric.filtered_aggregate(D))} AS {column}")
         output.append(f"m.{column}")
 
     columns = []

@@ -47,6 +47,13 @@ class ResolvedMetric:
     def n(self) -> int:
         return self.spec.n or 5
 
+    def filtered_aggregate(self, engine: str) -> exp.Expr:
+        """The window aggregate with the metric's `where` as FILTER (WHERE ...); a fresh tree."""
+        aggregate = self.aggregate[engine].copy()
+        if self.where[engine] is not None:
+            aggregate = exp.Filter(this=aggregate, expression=exp.Where(this=self.where[engine].copy()))
+        return aggregate
+
 
 @dataclass(frozen=True)
 class ResolvedModel:
@@ -464,7 +471,7 @@ def _resolve_metric(metric: S.Metric, fragments: _Fragments, path: tuple[Any, ..
         if not need(column_type.startswith(("STRING", "VARCHAR")), f"json_path needs a STRING column, '{metric.column}' is {column_type}",
                     "point column at the JSON string column", "json_path"):
             return None
-        value_type = (metric.type or ("DOUBLE" if kind in ("sum", "avg") else "STRING")).upper()
+        value_type = metric.json_type
         value = fragments.sql(
             "{{ json_value(" + repr(metric.column) + ", " + repr(metric.json_path) + ", " + repr(value_type) + ") }}",
             path + ("json_path",), what=f"metric '{metric.name}'",

@@ -95,6 +95,12 @@ class Metric(Strict):
         return value
 
 
+    @property
+    def json_type(self) -> str:
+        """The type a json_path value is read as: `type`, else DOUBLE for sum/avg, else STRING."""
+        return (self.type or ("DOUBLE" if self.kind in ("sum", "avg") else "STRING")).upper()
+
+
 class Sink(Strict):
     table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
     description: str = ""

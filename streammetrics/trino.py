@@ -129,10 +129,7 @@ def compile_trino(model: ResolvedModel, target: Target) -> str:
                           "where": top_where, "join": [f"e.{c} = {alias}.{c}" for c in window_columns]})
             judged += [f"{alias}.{name} AS e_{metric.name}", f"a.{name} AS a_{metric.name}"]
         else:
-            aggregate = metric.aggregate[D].copy()
-            if metric.where[D] is not None:
-                aggregate = exp.Filter(this=aggregate, expression=exp.Where(this=metric.where[D].copy()))
-            expected.append(f"{aggregate.sql(TRINO, copy=False)} AS {name}")
+            expected.append(f"{metric.filtered_aggregate(D).sql(TRINO, copy=False)} AS {name}")
             judged += [f"e.{name} AS e_{metric.name}", f"a.{name} AS a_{metric.name}"]
         checks.append(_check(metric.name, metric.spec.kind, metric.sink_type, metric.spec.tolerance))
 

@@ -72,6 +72,24 @@ class CheckResult:
         return self.windows_checked - self.windows_mismatched
 
 
+def mismatches_from_rows(rows: list[tuple], keys: list[str], metrics: list[str]) -> tuple[Mismatch, ...]:
+    """The query's rows (window, keys, missing, then per metric: mismatch, expected, actual) as
+    one Mismatch per missing row or mismatching metric."""
+    found = []
+    for row in rows:
+        start, end, key_values = row[0], row[1], dict(zip(keys, row[2:2 + len(keys)]))
+        missing = row[2 + len(keys)]
+        if missing is not None:
+            found.append(Mismatch(start, end, key_values, None, None, None, missing))
+            continue
+        base = 3 + len(keys)
+        for i, metric in enumerate(metrics):
+            flag, expected, actual = row[base + 3 * i: base + 3 * i + 3]
+            if flag:
+                found.append(Mismatch(start, end, key_values, metric, expected, actual, None))
+    return tuple(found)
+
+
 def to_duckdb(trino_sql: str) -> str:
     return sqlglot.transpile(trino_sql, read="trino", write=DUCK, pretty=True)[0]
 
@@ -106,10 +124,7 @@ def reconcile(compiled: CompiledModel, target: Target, events: list[tuple[int, d
     con.executemany(f"INSERT INTO {actual} VALUES ({', '.join('?' for _ in sink_cols)})",
                     [[_from_output(row.get(n), ty) for n, ty, _ in sink_cols] for row in output])
     rows = con.execute(to_duckdb(compiled.trino_sql), [cutoff]).fetchall()
-    keys = list(model.spec.group_by)
-    mismatches = tuple(
-        Mismatch(r[0], r[1], dict(zip(keys, r[2:2 + len(keys)])), *r[2 + len(keys):]) for r in rows
-    )
+    mismatches = mismatches_from_rows(rows, list(model.spec.group_by), [m.name for m in model.metrics])
     delay = model.watermark_ms
     closed = con.execute(
         f"SELECT count(*) FROM {actual} WHERE window_end + to_milliseconds({delay}) <= ?", [cutoff]

@@ -20,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from .dialects import TRINO
-from .duckcheck import CheckResult, Mismatch
+from .duckcheck import CheckResult, mismatches_from_rows
 from .errors import StreamMetricsError
 from .manifest import CompiledModel
 from .profiles import Target, resolve_placeholders
@@ -81,7 +81,7 @@ def reconcile(compiled: CompiledModel, target: Target, cutoff: datetime, connect
     connection = connection or connect(target)
     keys = list(model.spec.group_by)
     rows = _rows(connection, compiled.trino_sql, [cutoff])
-    mismatches = tuple(Mismatch(r[0], r[1], dict(zip(keys, r[2:2 + len(keys)])), *r[2 + len(keys):]) for r in rows)
+    mismatches = mismatches_from_rows(rows, keys, [m.name for m in model.metrics])
     _, database, table = model.spec.sink.table.split(".")
     sink = f'"{target.trino.iceberg_catalog}"."{database}"."{table}"'
     delay = f"INTERVAL '{model.watermark_ms / 1000:.3f}' SECOND"
@@ -91,7 +91,7 @@ def reconcile(compiled: CompiledModel, target: Target, cutoff: datetime, connect
     duplicates = 0
     if mismatches:
         relaxed = _rows(connection, without_lateness(compiled.trino_sql), [cutoff])
-        still = {(str(r[0]), tuple(r[2:2 + len(keys)])) for r in relaxed}
+        still = {(str(r[0]), tuple(r[2:2 + len(keys)])) for r in relaxed}  # windows still mismatching
         explained = tuple(sorted({f"{m.window_start} {m.keys}" for m in mismatches
                                   if (str(m.window_start), tuple(m.keys.values())) not in still}))
         topic = f'"{target.trino.kafka_catalog}"."{target.trino.kafka_schema}"."{model.source.topic}"'

@@ -153,7 +153,7 @@ def compile_trino(model: ResolvedModel, target: Target) -> str:
         judged_columns=judged,
         full_join=full_join,
         checks=checks,
-        order_by=[*window_columns, "metric"],
+        order_by=window_columns,
         session=session,
     )
 

@@ -1,7 +1,7 @@
 -- session_analytics: reconciliation query compiled by streammetrics from models/session_analytics.yml. Do not edit: recompile.
 -- Recomputes every metric per window and key from the raw events in Kafka, compares with the rows
--- the Flink job wrote to Iceberg, and returns one row per mismatch (metric IS NULL: a whole row is
--- missing on one side). Only closed windows are judged: window_end + watermark delay <= cut-off.
+-- the Flink job wrote to Iceberg, and returns one row per mismatching window and key: `missing` says
+-- which side lacks the row ('sink' or 'events'); per metric, <metric>__mismatch, __expected, __actual. Only closed windows are judged: window_end + watermark delay <= cut-off.
 -- Parameter 1 (?): the cut-off, a TIMESTAMP(3).
 -- The topic is read with every field as VARCHAR and converted here as Flink's JSON format does.
 -- Events are late, as in Flink, when the watermark (max earlier event time of their partition minus
@@ -24,13 +24,23 @@ WITH params AS (
     _partition_id AS event_partition,
     _partition_offset AS event_offset
   FROM kafka."default"."matih.ai.state-changes"
-), watermarked AS (
+), watermarks AS (
+  -- narrow on purpose: a window function holds its whole partition (here: a Kafka partition) in memory
   SELECT
-    *,
+    event_partition,
+    event_offset,
     MAX("timestamp") OVER (PARTITION BY event_partition ORDER BY event_offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - INTERVAL '30' SECOND AS watermark
   FROM raw_events
   WHERE
     "timestamp" IS NOT NULL
+), watermarked AS (
+  SELECT
+    r.*,
+    w.watermark
+  FROM raw_events AS r
+  JOIN watermarks AS w
+    ON r.event_partition = w.event_partition
+    AND r.event_offset = w.event_offset
 ), events AS (
   SELECT
     *,
@@ -158,96 +168,37 @@ SELECT
   window_start,
   window_end,
   tenant_id,
-  CAST(NULL AS VARCHAR) AS metric,
-  CAST(NULL AS VARCHAR) AS expected,
-  CAST(NULL AS VARCHAR) AS actual,
-  missing
+  missing,
+  COALESCE(e_total_sessions IS DISTINCT FROM a_total_sessions, FALSE) AS total_sessions__mismatch,
+  CAST(e_total_sessions AS VARCHAR) AS total_sessions__expected,
+  CAST(a_total_sessions AS VARCHAR) AS total_sessions__actual,
+  COALESCE((e_avg_duration_ms IS NULL) <> (a_avg_duration_ms IS NULL) OR ABS(e_avg_duration_ms - a_avg_duration_ms) > 1e-09 * GREATEST(ABS(e_avg_duration_ms), ABS(a_avg_duration_ms)), FALSE) AS avg_duration_ms__mismatch,
+  CAST(e_avg_duration_ms AS VARCHAR) AS avg_duration_ms__expected,
+  CAST(a_avg_duration_ms AS VARCHAR) AS avg_duration_ms__actual,
+  COALESCE((e_avg_turns IS NULL) <> (a_avg_turns IS NULL) OR ABS(e_avg_turns - a_avg_turns) > 1e-09 * GREATEST(ABS(e_avg_turns), ABS(a_avg_turns)), FALSE) AS avg_turns__mismatch,
+  CAST(e_avg_turns AS VARCHAR) AS avg_turns__expected,
+  CAST(a_avg_turns AS VARCHAR) AS avg_turns__actual,
+  COALESCE((e_completion_rate IS NULL) <> (a_completion_rate IS NULL) OR ABS(e_completion_rate - a_completion_rate) > 1e-09 * GREATEST(ABS(e_completion_rate), ABS(a_completion_rate)), FALSE) AS completion_rate__mismatch,
+  CAST(e_completion_rate AS VARCHAR) AS completion_rate__expected,
+  CAST(a_completion_rate AS VARCHAR) AS completion_rate__actual,
+  COALESCE(e_unique_users IS DISTINCT FROM a_unique_users, FALSE) AS unique_users__mismatch,
+  CAST(e_unique_users AS VARCHAR) AS unique_users__expected,
+  CAST(a_unique_users AS VARCHAR) AS unique_users__actual,
+  COALESCE(COALESCE(e_top_agents, CAST(ARRAY[] AS ARRAY(VARCHAR))) <> COALESCE(a_top_agents, CAST(ARRAY[] AS ARRAY(VARCHAR))), FALSE) AS top_agents__mismatch,
+  ARRAY_JOIN(e_top_agents, ', ') AS top_agents__expected,
+  ARRAY_JOIN(a_top_agents, ', ') AS top_agents__actual,
+  COALESCE(COALESCE(e_top_intents, CAST(ARRAY[] AS ARRAY(VARCHAR))) <> COALESCE(a_top_intents, CAST(ARRAY[] AS ARRAY(VARCHAR))), FALSE) AS top_intents__mismatch,
+  ARRAY_JOIN(e_top_intents, ', ') AS top_intents__expected,
+  ARRAY_JOIN(a_top_intents, ', ') AS top_intents__actual
 FROM closed
 WHERE
   missing IS NOT NULL
-UNION ALL
-SELECT
-  window_start,
-  window_end,
-  tenant_id,
-  'total_sessions' AS metric,
-  CAST(e_total_sessions AS VARCHAR) AS expected,
-  CAST(a_total_sessions AS VARCHAR) AS actual,
-  missing
-FROM closed
-WHERE
-  missing IS NULL AND (e_total_sessions IS DISTINCT FROM a_total_sessions)
-UNION ALL
-SELECT
-  window_start,
-  window_end,
-  tenant_id,
-  'avg_duration_ms' AS metric,
-  CAST(e_avg_duration_ms AS VARCHAR) AS expected,
-  CAST(a_avg_duration_ms AS VARCHAR) AS actual,
-  missing
-FROM closed
-WHERE
-  missing IS NULL AND ((e_avg_duration_ms IS NULL) <> (a_avg_duration_ms IS NULL) OR ABS(e_avg_duration_ms - a_avg_duration_ms) > 1e-09 * GREATEST(ABS(e_avg_duration_ms), ABS(a_avg_duration_ms)))
-UNION ALL
-SELECT
-  window_start,
-  window_end,
-  tenant_id,
-  'avg_turns' AS metric,
-  CAST(e_avg_turns AS VARCHAR) AS expected,
-  CAST(a_avg_turns AS VARCHAR) AS actual,
-  missing
-FROM closed
-WHERE
-  missing IS NULL AND ((e_avg_turns IS NULL) <> (a_avg_turns IS NULL) OR ABS(e_avg_turns - a_avg_turns) > 1e-09 * GREATEST(ABS(e_avg_turns), ABS(a_avg_turns)))
-UNION ALL
-SELECT
-  window_start,
-  window_end,
-  tenant_id,
-  'completion_rate' AS metric,
-  CAST(e_completion_rate AS VARCHAR) AS expected,
-  CAST(a_completion_rate AS VARCHAR) AS actual,
-  missing
-FROM closed
-WHERE
-  missing IS NULL AND ((e_completion_rate IS NULL) <> (a_completion_rate IS NULL) OR ABS(e_completion_rate - a_completion_rate) > 1e-09 * GREATEST(ABS(e_completion_rate), ABS(a_completion_rate)))
-UNION ALL
-SELECT
-  window_start,
-  window_end,
-  tenant_id,
-  'unique_users' AS metric,
-  CAST(e_unique_users AS VARCHAR) AS expected,
-  CAST(a_unique_users AS VARCHAR) AS actual,
-  missing
-FROM closed
-WHERE
-  missing IS NULL AND (e_unique_users IS DISTINCT FROM a_unique_users)
-UNION ALL
-SELECT
-  window_start,
-  window_end,
-  tenant_id,
-  'top_agents' AS metric,
-  ARRAY_JOIN(e_top_agents, ', ') AS expected,
-  ARRAY_JOIN(a_top_agents, ', ') AS actual,
-  missing
-FROM closed
-WHERE
-  missing IS NULL AND (COALESCE(e_top_agents, CAST(ARRAY[] AS ARRAY(VARCHAR))) <> COALESCE(a_top_agents, CAST(ARRAY[] AS ARRAY(VARCHAR))))
-UNION ALL
-SELECT
-  window_start,
-  window_end,
-  tenant_id,
-  'top_intents' AS metric,
-  ARRAY_JOIN(e_top_intents, ', ') AS expected,
-  ARRAY_JOIN(a_top_intents, ', ') AS actual,
-  missing
-FROM closed
-WHERE
-  missing IS NULL AND (COALESCE(e_top_intents, CAST(ARRAY[] AS ARRAY(VARCHAR))) <> COALESCE(a_top_intents, CAST(ARRAY[] AS ARRAY(VARCHAR))))
+  OR (e_total_sessions IS DISTINCT FROM a_total_sessions)
+  OR ((e_avg_duration_ms IS NULL) <> (a_avg_duration_ms IS NULL) OR ABS(e_avg_duration_ms - a_avg_duration_ms) > 1e-09 * GREATEST(ABS(e_avg_duration_ms), ABS(a_avg_duration_ms)))
+  OR ((e_avg_turns IS NULL) <> (a_avg_turns IS NULL) OR ABS(e_avg_turns - a_avg_turns) > 1e-09 * GREATEST(ABS(e_avg_turns), ABS(a_avg_turns)))
+  OR ((e_completion_rate IS NULL) <> (a_completion_rate IS NULL) OR ABS(e_completion_rate - a_completion_rate) > 1e-09 * GREATEST(ABS(e_completion_rate), ABS(a_completion_rate)))
+  OR (e_unique_users IS DISTINCT FROM a_unique_users)
+  OR (COALESCE(e_top_agents, CAST(ARRAY[] AS ARRAY(VARCHAR))) <> COALESCE(a_top_agents, CAST(ARRAY[] AS ARRAY(VARCHAR))))
+  OR (COALESCE(e_top_intents, CAST(ARRAY[] AS ARRAY(VARCHAR))) <> COALESCE(a_top_intents, CAST(ARRAY[] AS ARRAY(VARCHAR))))
 ORDER BY
-  window_start, window_end, tenant_id, metric
+  window_start, window_end, tenant_id

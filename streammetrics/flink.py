@@ -95,18 +95,22 @@ def window_comment(model: ResolvedModel) -> str:
 
 
 def job_settings(model: ResolvedModel, target: Target) -> list[tuple[str, str]]:
+    """Precedence, lowest first: defaults, the target's settings, the model's own (checkpoint_interval,
+    parallelism, settings)."""
     settings = {
-        "pipeline.name": model.name,
-        "execution.checkpointing.interval": duration_setting(parse_interval_ms(model.spec.checkpoint_interval)),
+        "execution.checkpointing.interval": "60 s",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "table.local-time-zone": "UTC",
     }
+    settings.update(target.settings)
+    settings["pipeline.name"] = model.name
+    if model.spec.checkpoint_interval:
+        settings["execution.checkpointing.interval"] = duration_setting(parse_interval_ms(model.spec.checkpoint_interval))
     # Not set by default: table.optimizer.distinct-agg.split.enabled. It buckets COUNT(DISTINCT) state
     # so one hot key does not sit on one task, but triples the rows before pre-aggregation and cost
     # 5-30% throughput in bench/throughput_bench.py; a skewed, parallel job opts in through `settings:`.
     if model.spec.parallelism:
         settings["parallelism.default"] = str(model.spec.parallelism)
-    settings.update(target.settings)
     settings.update(model.spec.settings)
     return sorted(settings.items())
 

@@ -118,7 +118,7 @@ class Model(Strict):
     group_by: list[str] = Field(default_factory=list)
     metrics: list[Metric] = Field(min_length=1)
     sink: Sink
-    checkpoint_interval: str = "1 minute"
+    checkpoint_interval: str | None = None  # default: the target's setting, else 1 minute
     parallelism: int | None = Field(default=None, ge=1)
     settings: dict[str, str] = Field(default_factory=dict)
     # Set by the author to accept that a change discards the running job's state (see `diff`).

@@ -127,7 +127,6 @@ class MacroLibrary:
             except jinja2.TemplateSyntaxError as exc:
                 raise FragmentError(f"Jinja syntax error: {exc.message}", "check the {{ }} and {% %} pairs", exc.lineno or 1) from None
             self._templates[key] = template
-        used: set[str] = set()
         try:
             rendered = template.render(**variables)
         except jinja2.UndefinedError as exc:

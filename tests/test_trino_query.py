@@ -3,8 +3,6 @@ call no function Trino lacks."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlglot
 from sqlglot import exp

@@ -667,10 +667,10 @@ def report_table(series: list[Series], rec: ReconcileResult | None, windows: int
         n = len(s.latencies)
         rows.append((f"latency, checkpoint interval {s.interval}: min / median / max (s), {n} of {windows} windows",
                      fmt_s(s.latencies)))
-        rows.append((f"  Trino poll query (s): min / median / max", fmt_s(s.poll_query_s)))
+        rows.append(("  Trino poll query (s): min / median / max", fmt_s(s.poll_query_s)))
         if s.checkpoints:
             c = s.checkpoints
-            rows.append((f"  Flink checkpoints completed / p50 / max duration (ms)",
+            rows.append(("  Flink checkpoints completed / p50 / max duration (ms)",
                          f"{c.get('completed')} / {c.get('p50_ms')} / {c.get('max_ms')}"))
         for failure in s.failures:
             rows.append(("  FAILED", failure))

@@ -178,7 +178,8 @@ def compile_flink(model: ResolvedModel, target: Target) -> str:
             # a window without any value gets an empty list, not NULL (Flink has no empty ARRAY[] literal)
             output.append(f"COALESCE({alias}.{column}, {EMPTY_STRING_ARRAY}) AS {column}")
             continue
-        metric_columns.append(f"{sql(metric.filtered_aggregate(D))} AS {column}")
+        aggregate = metric.flink_sql if metric.where[D] is None else sql(metric.filtered_aggregate(D))
+        metric_columns.append(f"{aggregate} AS {column}")
         output.append(f"m.{column}")
 
     columns = []

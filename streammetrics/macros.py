@@ -44,6 +44,7 @@ class MacroLibrary:
     definitions: dict[str, MacroDef] = field(default_factory=dict)
     _envs: dict[str, jinja2.Environment] = field(default_factory=dict)
     _templates: dict[tuple[str, str], jinja2.Template] = field(default_factory=dict)
+    _rendered: dict[tuple[str, str], tuple[str, set[str]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, macro_dir: Path, root: Path, errors: ErrorCollector) -> "MacroLibrary":
@@ -119,6 +120,8 @@ class MacroLibrary:
         if "{" not in text:
             return text, set()
         key = (engine, text)
+        if not variables and key in self._rendered:  # macros are pure: same text, same SQL
+            return self._rendered[key]
         template = self._templates.get(key)
         env = self._envs[engine]
         if template is None:
@@ -135,7 +138,10 @@ class MacroLibrary:
             raise FragmentError(f"template error: {exc}", "fix the fragment or the macro") from None
         except TypeError as exc:  # wrong number of macro arguments
             raise FragmentError(f"bad macro call: {exc}", "check the macro's parameters") from None
-        return rendered.strip(), self.called(text, engine)
+        result = rendered.strip(), self.called(text, engine)
+        if not variables:
+            self._rendered[key] = result
+        return result
 
     def called(self, text: str, engine: str) -> set[str]:
         """The macros `text` calls for `engine`, and the macros those call (by name, transitively)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+
+import orjson
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,8 +49,8 @@ def state_parts(model: ResolvedModel) -> dict[str, Any]:
             {
                 "name": m.name,
                 "kind": m.spec.kind,
-                "value": (m.aggregate["flink"] or m.value["flink"]).sql(FLINK, copy=False),
-                "where": m.where["flink"].sql(FLINK, copy=False) if m.where["flink"] is not None else None,
+                "value": m.flink_sql,
+                "where": m.flink_where_sql,
                 "n": m.n if m.spec.kind == "top_n" else None,
             }
             for m in model.metrics
@@ -66,6 +68,7 @@ class CompiledModel:
 
     def manifest_entry(self) -> dict[str, Any]:
         m = self.model
+        state = state_parts(m)
         env_vars = sorted(set(match.group(1) for match in PLACEHOLDER.finditer(self.flink_sql)))
         return {
             "name": m.name,
@@ -86,8 +89,8 @@ class CompiledModel:
             "metrics": [{"name": x.name, "kind": x.spec.kind, "type": x.sink_type} for x in m.metrics],
             "flink": {"path": self.flink_path, "sha256": sha256(self.flink_sql), "pipeline_name": m.name},
             "trino": {"path": self.trino_path, "sha256": sha256(self.trino_sql)} if self.trino_sql else None,
-            "state_fingerprint": state_fingerprint(m),
-            "state": state_parts(m),
+            "state_fingerprint": _digest(state),
+            "state": state,
             "accept_state_reset": m.spec.accept_state_reset,
             "env_vars": env_vars,
         }
@@ -106,4 +109,6 @@ def build_manifest(target_name: str, compiled: list[CompiledModel], files: dict[
 
 
 def dump(manifest: dict[str, Any]) -> str:
-    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    """Indented, sorted keys: byte-identical for an unchanged project, readable in review.
+    orjson: the standard library's encoder is pure Python when indenting (~0.4 s for 1,000 models)."""
+    return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"

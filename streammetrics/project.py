@@ -47,6 +47,15 @@ class ResolvedMetric:
     def n(self) -> int:
         return self.spec.n or 5
 
+    @functools.cached_property
+    def flink_sql(self) -> str:
+        """The Flink SQL of the aggregate (of the value, for top_n), generated once."""
+        return (self.aggregate["flink"] or self.value["flink"]).sql(FLINK, copy=False)
+
+    @functools.cached_property
+    def flink_where_sql(self) -> str | None:
+        return self.where["flink"].sql(FLINK, copy=False) if self.where["flink"] is not None else None
+
     def filtered_aggregate(self, engine: str) -> exp.Expr:
         """The window aggregate with the metric's `where` as FILTER (WHERE ...); a fresh tree."""
         aggregate = self.aggregate[engine].copy()

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import CompileFailed, ErrorCollector, Location
+from .errors import CompileFailed, ErrorCollector
 from .flink import compile_flink
 from .manifest import CompiledModel, build_manifest, dump, sha256
 from .profiles import Target, load_target
@@ -77,7 +77,7 @@ class Context:
         for model in project.models.values():
             catalog = model.spec.sink.table.split(".")[0]
             if catalog != target.catalog.name:
-                errors.add(Location(model.path), f"model '{model.name}' writes to catalog '{catalog}', but the "
+                errors.add(model.sink_location, f"model '{model.name}' writes to catalog '{catalog}', but the "
                            f"target's catalog is '{target.catalog.name}'",
                            f"use sink table {target.catalog.name}.<database>.<table> or rename the catalog in profiles.yml")
         if errors:

@@ -76,6 +76,7 @@ class ResolvedModel:
     metrics: tuple[ResolvedMetric, ...]
     macros: tuple[str, ...]
     consumer_group: str
+    sink_location: Location  # where sink.table is written, for errors found after loading
 
     @property
     def name(self) -> str:
@@ -436,6 +437,7 @@ def _resolve_model(model: S.Model, source: S.Source, doc: YamlDocument, where: t
         spec=model, source=source, path=text, checksum=_sha(model.model_dump_json() + source.model_dump_json()),
         window_ms=window_ms, watermark_ms=watermark_ms, filter=filter_, metrics=tuple(metrics),
         macros=tuple(sorted(fragments.used)), consumer_group=model.consumer_group or source.consumer_group or f"streammetrics-{model.name}",
+        sink_location=doc.where(where + ("sink", "table")),
     )
 
 

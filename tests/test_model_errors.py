@@ -173,3 +173,13 @@ def test_errors_after_a_broken_model_keep_their_positions(project: Path) -> None
     assert code == 1
     assert errors[0].startswith(f"{shown}:{position(text, 'colour')}: unknown key 'colour'")
     assert errors[1].startswith(f"{shown}:{position(text, 'entity_idd')}: unknown column 'entity_idd'")
+
+
+def test_sink_catalog_must_be_the_targets(project: Path) -> None:
+    text = MODEL.replace("polaris.test.sessions_by_tenant", "lakehouse.test.sessions_by_tenant")
+    shown = write_model(project, text)
+    code, errors = compile_errors(project)
+    assert code == 1
+    assert errors == [f"{shown}:{position(text, 'lakehouse.test')}: model 'sessions_by_tenant' writes to catalog "
+                      "'lakehouse', but the target's catalog is 'polaris'; use sink table polaris.<database>.<table> "
+                      "or rename the catalog in profiles.yml"]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import CompileFailed, ErrorCollector, Location, StreamMetricsError, display_path
+from .errors import CompileFailed, ErrorCollector, Location, ProjectError, StreamMetricsError, display_path
 from .yamlfile import YamlSyntaxError, load_yaml
 
 PLACEHOLDER = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -125,9 +125,7 @@ def _render(value: Any, doc: Any, data_path: tuple[Any, ...]) -> Any:
     return value
 
 
-def _error(location: Location, message: str, hint: str):
-    from .errors import ProjectError
-
+def _error(location: Location, message: str, hint: str) -> ProjectError:
     return ProjectError(location, message, hint)
 
 

@@ -17,7 +17,7 @@ import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import CompileFailed, ErrorCollector, Location, ProjectError, StreamMetricsError, display_path
-from .yamlfile import YamlSyntaxError, load_yaml
+from .yamlfile import YamlSyntaxError, fragment_location, load_yaml
 
 PLACEHOLDER = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -119,7 +119,7 @@ def _render(value: Any, doc: Any, data_path: tuple[Any, ...]) -> Any:
         try:
             return env.from_string(value).render(env_var=_env_var_placeholder)
         except StreamMetricsError as exc:
-            raise CompileFailed([_error(doc.where(data_path), str(exc), "")]) from None
+            raise CompileFailed([_error(fragment_location(doc, data_path, 1, 1), str(exc), "")]) from None
         except jinja2.TemplateError as exc:
             raise CompileFailed([_error(doc.where(data_path), f"bad template: {exc}", "use {{ env_var('NAME') }}")]) from None
     return value

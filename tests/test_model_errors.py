@@ -183,3 +183,14 @@ def test_sink_catalog_must_be_the_targets(project: Path) -> None:
     assert errors == [f"{shown}:{position(text, 'lakehouse.test')}: model 'sessions_by_tenant' writes to catalog "
                       "'lakehouse', but the target's catalog is 'polaris'; use sink table polaris.<database>.<table> "
                       "or rename the catalog in profiles.yml"]
+
+
+def test_missing_environment_variable_in_profiles(project: Path, monkeypatch) -> None:
+    monkeypatch.delenv("NO_SUCH_SECRET", raising=False)
+    profiles = project / "profiles.yml"
+    text = profiles.read_text().replace("{{ env_var('ICEBERG_JDBC_PASSWORD', 'streammetrics') }}", "{{ env_var('NO_SUCH_SECRET') }}", 1)
+    profiles.write_text(text)
+    code, errors = compile_errors(project)
+    assert code == 1
+    assert errors == [f"profiles.yml:{position(text, '{{ env_var(' + chr(39) + 'NO_SUCH_SECRET')}: environment variable "
+                      "NO_SUCH_SECRET is not set; export it, or give env_var('NO_SUCH_SECRET', 'default')"]

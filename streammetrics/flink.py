@@ -165,18 +165,17 @@ def compile_flink(model: ResolvedModel, target: Target) -> str:
     for metric in model.metrics:
         column = ident(metric.name)
         if metric.spec.kind == "top_n":
+            # All top_n metrics share one pipeline: their values are unioned (tagged by `metric`),
+            # counted, ranked and listed together, then joined back once. NULL is counted as a value
+            # of its own, ranked last and dropped by ARRAY_REMOVE: a WHERE value IS NOT NULL would
+            # evaluate the (JSON) value expression a second time.
             value = sql(metric.value[D])
-            cte = f"{metric.name}__top"
-            alias = f"t{len(top_n) + 1}"
-            # NULL is counted as a value of its own and ranked last, then dropped by ARRAY_REMOVE:
-            # a WHERE value IS NOT NULL would evaluate the (JSON) value expression a second time
+            if not _is_string(metric, model):
+                value = f"CAST({value} AS STRING)"
             top_where = [f"({sql(metric.where[D])})"] if metric.where[D] is not None else []
-            top_n.append({
-                "cte": cte, "alias": alias, "value": value, "n": metric.n, "column": column, "where": top_where,
-                "join": [f"m.{c} = {alias}.{c}" for c in window_columns],
-            })
+            top_n.append({"id": len(top_n) + 1, "value": value, "n": metric.n, "column": column, "where": top_where})
             # a window without any value gets an empty list, not NULL (Flink has no empty ARRAY[] literal)
-            output.append(f"COALESCE({alias}.{column}, {EMPTY_STRING_ARRAY}) AS {column}")
+            output.append(f"COALESCE(t.{column}, {EMPTY_STRING_ARRAY}) AS {column}")
             continue
         aggregate = metric.flink_sql if metric.where[D] is None else sql(metric.filtered_aggregate(D))
         metric_columns.append(f"{aggregate} AS {column}")
@@ -210,8 +209,14 @@ def compile_flink(model: ResolvedModel, target: Target) -> str:
         group_by=window_columns,
         metric_columns=metric_columns,
         top_n=top_n,
+        top_join=[f"m.{c} = t.{c}" for c in window_columns],
         output_columns=output,
     )
+
+
+def _is_string(metric, model: ResolvedModel) -> bool:
+    value_type = metric.spec.json_type if metric.spec.json_path else model.column_type(metric.spec.column)
+    return value_type.upper().startswith(("STRING", "VARCHAR", "CHAR"))
 
 
 def _escape(text: str) -> str:

@@ -122,6 +122,9 @@ def compile_trino(model: ResolvedModel, target: Target) -> str:
         if metric.spec.kind == "top_n":
             alias = f"t{len(top_n) + 1}"
             value = metric.value[D].sql(TRINO, copy=False)
+            value_type = metric.spec.json_type if metric.spec.json_path else model.column_type(metric.spec.column)
+            if not value_type.upper().startswith(("STRING", "VARCHAR", "CHAR")):
+                value = f"CAST({value} AS VARCHAR)"  # the sink column is ARRAY<STRING>
             top_where = [f"{value} IS NOT NULL"]
             if metric.where[D] is not None:
                 top_where.insert(0, f"({metric.where[D].sql(TRINO, copy=False)})")

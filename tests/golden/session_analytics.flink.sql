@@ -87,66 +87,55 @@ WITH events AS (
   FROM events
   GROUP BY
     window_start, window_end, tenant_id
-), top_agents__top__counts AS (
+), top_values AS (
   SELECT
     window_start,
     window_end,
     tenant_id,
     window_time,
-    JSON_VALUE(metadata, '$.agent_id') AS v,
-    COUNT(*) AS c
+    1 AS metric,
+    JSON_VALUE(metadata, '$.agent_id') AS v
   FROM events
-  GROUP BY
-    window_start, window_end, tenant_id, window_time, JSON_VALUE(metadata, '$.agent_id')
-), top_agents__top__ranked AS (
-  SELECT
-    *
-  FROM (
-    SELECT
-      *,
-      ROW_NUMBER() OVER (PARTITION BY window_start, window_end, tenant_id ORDER BY v IS NULL, c DESC, v ASC) AS rn
-    FROM top_agents__top__counts
-  )
-  WHERE
-    rn <= 5
-), top_agents__top AS (
-  SELECT
-    window_start,
-    window_end,
-    tenant_id,
-    ARRAY_REMOVE(ARRAY[MAX(v) FILTER (WHERE rn = 1), MAX(v) FILTER (WHERE rn = 2), MAX(v) FILTER (WHERE rn = 3), MAX(v) FILTER (WHERE rn = 4), MAX(v) FILTER (WHERE rn = 5)], CAST(NULL AS STRING)) AS top_agents
-  FROM top_agents__top__ranked
-  GROUP BY
-    window_start, window_end, tenant_id
-), top_intents__top__counts AS (
+  UNION ALL
   SELECT
     window_start,
     window_end,
     tenant_id,
     window_time,
-    JSON_VALUE(metadata, '$.intent') AS v,
-    COUNT(*) AS c
+    2 AS metric,
+    JSON_VALUE(metadata, '$.intent') AS v
   FROM events
+), top_counts AS (
+  SELECT
+    window_start,
+    window_end,
+    tenant_id,
+    window_time,
+    metric,
+    v,
+    COUNT(*) AS c
+  FROM top_values
   GROUP BY
-    window_start, window_end, tenant_id, window_time, JSON_VALUE(metadata, '$.intent')
-), top_intents__top__ranked AS (
+    window_start, window_end, tenant_id, window_time, metric, v
+), top_ranked AS (
   SELECT
     *
   FROM (
     SELECT
       *,
-      ROW_NUMBER() OVER (PARTITION BY window_start, window_end, tenant_id ORDER BY v IS NULL, c DESC, v ASC) AS rn
-    FROM top_intents__top__counts
+      ROW_NUMBER() OVER (PARTITION BY window_start, window_end, tenant_id, metric ORDER BY v IS NULL, c DESC, v ASC) AS rn
+    FROM top_counts
   )
   WHERE
     rn <= 5
-), top_intents__top AS (
+), top_lists AS (
   SELECT
     window_start,
     window_end,
     tenant_id,
-    ARRAY_REMOVE(ARRAY[MAX(v) FILTER (WHERE rn = 1), MAX(v) FILTER (WHERE rn = 2), MAX(v) FILTER (WHERE rn = 3), MAX(v) FILTER (WHERE rn = 4), MAX(v) FILTER (WHERE rn = 5)], CAST(NULL AS STRING)) AS top_intents
-  FROM top_intents__top__ranked
+    ARRAY_REMOVE(ARRAY[MAX(v) FILTER (WHERE metric = 1 AND rn = 1), MAX(v) FILTER (WHERE metric = 1 AND rn = 2), MAX(v) FILTER (WHERE metric = 1 AND rn = 3), MAX(v) FILTER (WHERE metric = 1 AND rn = 4), MAX(v) FILTER (WHERE metric = 1 AND rn = 5)], CAST(NULL AS STRING)) AS top_agents,
+    ARRAY_REMOVE(ARRAY[MAX(v) FILTER (WHERE metric = 2 AND rn = 1), MAX(v) FILTER (WHERE metric = 2 AND rn = 2), MAX(v) FILTER (WHERE metric = 2 AND rn = 3), MAX(v) FILTER (WHERE metric = 2 AND rn = 4), MAX(v) FILTER (WHERE metric = 2 AND rn = 5)], CAST(NULL AS STRING)) AS top_intents
+  FROM top_ranked
   GROUP BY
     window_start, window_end, tenant_id
 )
@@ -159,15 +148,11 @@ SELECT
   m.avg_turns,
   m.completion_rate,
   m.unique_users,
-  COALESCE(t1.top_agents, ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))) AS top_agents,
-  COALESCE(t2.top_intents, ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))) AS top_intents
+  COALESCE(t.top_agents, ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))) AS top_agents,
+  COALESCE(t.top_intents, ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))) AS top_intents
 FROM metrics AS m
-LEFT JOIN top_agents__top AS t1
-  ON m.window_start = t1.window_start
-  AND m.window_end = t1.window_end
-  AND m.tenant_id = t1.tenant_id
-LEFT JOIN top_intents__top AS t2
-  ON m.window_start = t2.window_start
-  AND m.window_end = t2.window_end
-  AND m.tenant_id = t2.tenant_id
+LEFT JOIN top_lists AS t
+  ON m.window_start = t.window_start
+  AND m.window_end = t.window_end
+  AND m.tenant_id = t.tenant_id
 ;

@@ -70,7 +70,7 @@ class Context:
         flink_path = f"{model.name}.flink.sql"
         trino_sql = compile_trino(model, target)
         return CompiledModel(model, compile_flink(model, target), trino_sql, flink_path,
-                             f"{model.name}.trino.sql" if trino_sql else None)
+                             f"{model.name}.trino.sql" if trino_sql else None, target.flink.functions)
 
     def _check_catalogs(self, project: Project, target: Target) -> None:
         errors = ErrorCollector()

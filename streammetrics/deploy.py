@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from sqlglot import exp
 
+from . import functions
 from .dialects import FLINK
 from .errors import StreamMetricsError
 from .flinkscript import FlinkScript, table_options
@@ -57,7 +58,7 @@ class Deployer:
         self._prepare_catalog(script)
         recorded = self._recorded(model.spec.sink.table)
         job = self.jobmanager.running(model.name)
-        sha, fingerprint = sha256(compiled.flink_sql), state_fingerprint(model)
+        sha, fingerprint = sha256(compiled.flink_sql), state_fingerprint(model, self.target.flink.functions)
         pending = recorded.get(PROP_SAVEPOINT) or None
         if job is None:
             if pending and recorded.get(PROP_STATE) == fingerprint:
@@ -91,12 +92,12 @@ class Deployer:
                 savepoint = None  # kept on disk, not restored
         self.progress(f"{model.name}: starting the job" + (f" from {savepoint}" if savepoint else ""))
         job_id = self._submit(compiled, savepoint)
-        self._set_properties(table, {PROP_SHA: sha256(compiled.flink_sql), PROP_STATE: state_fingerprint(model),
-                                     PROP_SAVEPOINT: ""})
+        fingerprint = state_fingerprint(model, self.target.flink.functions)
+        self._set_properties(table, {PROP_SHA: sha256(compiled.flink_sql), PROP_STATE: fingerprint, PROP_SAVEPOINT: ""})
         return job_id
 
     def _script(self, compiled: CompiledModel) -> FlinkScript:
-        return FlinkScript.parse(resolve_placeholders(compiled.flink_sql))
+        return FlinkScript.parse(functions.resolve(resolve_placeholders(compiled.flink_sql)))
 
     def _prepare_catalog(self, script: FlinkScript) -> None:
         """Only the catalog (a session object): planning changes nothing in the catalog or the cluster."""

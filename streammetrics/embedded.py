@@ -6,6 +6,7 @@ StreamMetricsError that says how to install it.
 
 from __future__ import annotations
 
+from . import functions
 from .errors import StreamMetricsError
 from .flinkscript import FlinkScript
 
@@ -39,7 +40,7 @@ def explain(script_text: str, env=None) -> list[str]:
     The Kafka source and Iceberg sink are swapped for datagen/blackhole, so what is checked is the
     query, types, window TVFs and settings, exactly as compiled. Raises on the first rejected statement.
     """
-    script = FlinkScript.parse(script_text).with_connectors(PLANNER_SOURCE, PLANNER_SINK)
+    script = FlinkScript.parse(functions.resolve(script_text)).with_connectors(PLANNER_SOURCE, PLANNER_SINK)
     env = env or table_environment(script.settings)
     plans = []
     for statement in script.statements:

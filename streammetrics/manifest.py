@@ -14,7 +14,7 @@ import orjson
 from dataclasses import dataclass
 from typing import Any
 
-from . import __version__
+from . import __version__, functions
 from .dialects import FLINK
 from .flink import sink_columns
 from .profiles import PLACEHOLDER
@@ -31,16 +31,17 @@ def _digest(value: Any) -> str:
     return sha256(json.dumps(value, sort_keys=True, separators=(",", ":")))
 
 
-def state_fingerprint(model: ResolvedModel) -> str:
-    """What Flink's state for this job depends on: source, filter, window, keys, aggregates.
+def state_fingerprint(model: ResolvedModel, functions_mode: str = "java") -> str:
+    """What Flink's state for this job depends on: source, filter, window, keys, aggregates, and how
+    top_n lists are kept (SM_TOP_N's accumulator, or the built-in Top-N pipeline's operators).
 
     Built from parsed ASTs, so formatting, comments and descriptions never change it.
     """
-    return _digest(state_parts(model))
+    return _digest(state_parts(model, functions_mode))
 
 
-def state_parts(model: ResolvedModel) -> dict[str, Any]:
-    return {
+def state_parts(model: ResolvedModel, functions_mode: str = "java") -> dict[str, Any]:
+    parts = {
         "source": {"topic": model.source.topic, "event_time": model.source.event_time},
         "filter": model.filter["flink"].sql(FLINK, copy=False) if model.filter["flink"] is not None else None,
         "window": {"type": model.spec.window.type, **model.window_ms},
@@ -56,6 +57,9 @@ def state_parts(model: ResolvedModel) -> dict[str, Any]:
             for m in model.metrics
         ],
     }
+    if any(m.spec.kind == "top_n" for m in model.metrics):
+        parts["top_n_state"] = functions.TOP_N_STATE if functions_mode == "java" else "window Top-N pipeline"
+    return parts
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,11 @@ class CompiledModel:
     trino_sql: str | None
     flink_path: str
     trino_path: str | None
+    functions: str = "java"  # the target's flink.functions
 
     def manifest_entry(self) -> dict[str, Any]:
         m = self.model
-        state = state_parts(m)
+        state = state_parts(m, self.functions)
         env_vars = sorted(set(match.group(1) for match in PLACEHOLDER.finditer(self.flink_sql)))
         return {
             "name": m.name,

@@ -53,6 +53,11 @@ class FlinkSettings(_Strict):
     gateway_url: str | None = None
     rest_url: str | None = None
     state_dir: str | None = None
+    # java: streammetrics' Java functions (SM_JSON_VALUES, SM_TOP_N; see functions.py), the default;
+    # sql: built-in functions only (JSON_VALUE per path, top_n as a window Top-N pipeline)
+    functions: Literal["java", "sql"] = "java"
+    # where the cluster's SQL Gateway reads the functions jar (a path or URI); default: the local build
+    functions_jar: str | None = None
 
 
 class Target(_Strict):

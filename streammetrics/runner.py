@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from sqlglot import exp
 
+from . import functions
 from .dialects import FLINK
 from .embedded import table_environment
 from .errors import StreamMetricsError
@@ -53,7 +54,7 @@ def file_source_options(script: FlinkScript, events: Path) -> dict[str, str]:
 
 
 def run_flink(compiled: CompiledModel, events: Path, on_row: Callable[[int], None] | None = None) -> FlinkRun:
-    script = FlinkScript.parse(compiled.flink_sql)
+    script = FlinkScript.parse(functions.resolve(compiled.flink_sql))
     local = script.with_connectors(file_source_options(script, events), {"connector": "blackhole"})
     settings = {k: v for k, v in local.settings.items() if k not in DROPPED_SETTINGS}
     settings.update(DETERMINISTIC)

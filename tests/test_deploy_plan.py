@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import ROOT
+from streammetrics import functions
 from streammetrics.context import Context
 from streammetrics.deploy import PROP_SAVEPOINT, PROP_SHA, PROP_STATE, deploy
 from streammetrics.manifest import sha256, state_fingerprint
@@ -96,8 +97,21 @@ def test_first_deploy_creates_the_job_and_records_fingerprints(compiled) -> None
     assert any(s.startswith("CREATE TABLE IF NOT EXISTS polaris.matih_analytics.session_analytics") for s in sent)
     insert = next(s for s in sent if s.startswith("INSERT INTO polaris.matih_analytics.session_analytics"))
     assert "TUMBLE(TABLE state_changes" in insert
+    # the functions jar: the placeholder resolved to the locally built jar, before the functions and the job
+    add_jar = next(i for i, s in enumerate(sent) if s.startswith("ADD JAR "))
+    assert sent[add_jar] == f"ADD JAR '{functions.jar_path()}'"
+    created = [i for i, s in enumerate(sent) if s.startswith("CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS SM_")]
+    assert len(created) == 2 and add_jar < min(created) and max(created) < sent.index(insert)
     assert fake.properties[PROP_SHA] == sha256(c.flink_sql)
     assert fake.properties[PROP_STATE] == state_fingerprint(c.model)
+
+
+def test_switching_top_n_implementation_changes_the_state_fingerprint(compiled) -> None:
+    """SM_TOP_N keeps its counts in the window aggregate's state, the SQL pipeline in other operators:
+    a savepoint of one cannot be restored by the other, so deploy must treat the switch as a state change."""
+    c, _ = compiled
+    assert state_fingerprint(c.model, "java") != state_fingerprint(c.model, "sql")
+    assert state_fingerprint(c.model) == state_fingerprint(c.model, "java")
 
 
 def test_unchanged_model_is_a_no_op(compiled) -> None:

@@ -12,6 +12,8 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
 from streammetrics.dialects.flink import (
+    AddJar,
+    CreateFunction,
     Descriptor,
     Explain,
     Flink,
@@ -205,6 +207,25 @@ class TestFlink(unittest.TestCase):
         self.validate_identity("CREATE TEMPORARY VIEW v AS SELECT a FROM t WHERE b > 1")
         self.validate_identity("DROP TABLE IF EXISTS a.b.c")
         self.validate_identity("DROP TEMPORARY TABLE IF EXISTS t")
+
+    def test_functions_and_jars(self):
+        tree = self.validate_identity(
+            "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS SM_TOP_N AS 'dev.streammetrics.flink.TopN' LANGUAGE JAVA"
+        )
+        self.assertIsInstance(tree, CreateFunction)
+        self.assertEqual(tree.this.name, "SM_TOP_N")
+        self.assertEqual(tree.args["class_name"].name, "dev.streammetrics.flink.TopN")
+        self.validate_identity("CREATE TEMPORARY FUNCTION f AS 'a.B'")
+        self.validate_identity("CREATE FUNCTION c.d.f AS 'a.B' LANGUAGE SCALA USING JAR '/x.jar', JAR 'hdfs:///y.jar'")
+        self.validate_identity("create function f as 'a.B' language java", "CREATE FUNCTION f AS 'a.B' LANGUAGE JAVA")
+        self.assertIsInstance(self.validate_identity("CREATE TEMPORARY TABLE t (a INT)"), exp.Create)
+        tree = self.validate_identity("ADD JAR '/tmp/streammetrics-functions.jar'")
+        self.assertIsInstance(tree, AddJar)
+        self.assertEqual(tree.name, "/tmp/streammetrics-functions.jar")
+        with self.assertRaises(ParseError):
+            sqlglot.parse_one("CREATE FUNCTION f", read="flink")
+        with self.assertRaises(ParseError):
+            sqlglot.parse_one("ADD JARS '/x.jar'", read="flink")
 
     def test_window_tvfs(self):
         tree = self.validate_identity(

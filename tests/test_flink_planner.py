@@ -59,8 +59,35 @@ def test_flink_accepts_script(scripts: dict[str, Path], name: str) -> None:
     assert "changelogMode=[I,UB,UA,D]" not in plan
 
 
-def test_top_n_stays_window_native(scripts: dict[str, Path]) -> None:
+def test_java_functions_keep_one_window_aggregate(scripts: dict[str, Path]) -> None:
+    """The default (`flink.functions: java`): top_n lists are SM_TOP_N aggregates inside the one window
+    aggregation, and `metadata` is parsed by one SM_JSON_VALUES per event instead of a JSON_VALUE per path."""
     plan = explain(scripts["main/session_analytics.flink.sql"].read_text())[0]
+    plan = plan.split("== Optimized Execution Plan ==")[1]
+    aggregates = [line for line in plan.splitlines() if "WindowAggregate(" in line]
+    # one window aggregation, possibly split by the planner into local and global phases
+    assert len(aggregates) in (1, 2) and "LocalWindowAggregate" in plan or len(aggregates) == 1, plan
+    assert all("SM_TOP_N(" in line and "COUNT(distinct" in line for line in aggregates), plan
+    assert "WindowRank(" not in plan and "WindowJoin(" not in plan and "Join(" not in plan
+    assert "JSON_VALUE(" not in plan
+    assert "SM_JSON_VALUES(metadata, '$.duration_ms', '$.turn_count', '$.agent_id', '$.intent')" in plan
+
+
+def sql_functions_script() -> str:
+    """session_analytics compiled for a target with `flink.functions: sql` (built-in functions only)."""
+    from streammetrics.flink import compile_flink
+    from streammetrics.profiles import load_target
+    from streammetrics.project import load_project
+
+    _, target = load_target(ROOT / "profiles.yml", None, ROOT)
+    target = target.model_copy(update={"flink": target.flink.model_copy(update={"functions": "sql"})})
+    return compile_flink(load_project(ROOT, ["session_analytics"]).models["session_analytics"], target)
+
+
+def test_sql_functions_top_n_stays_window_native() -> None:
+    script = sql_functions_script()
+    assert "SM_" not in script and "ADD JAR" not in script
+    plan = explain(script)[0]
     plan = plan.split("== Optimized Execution Plan ==")[1]
     assert plan.count("WindowRank(") == 1  # one window Top-N for all top_n metrics (tagged by metric)
     assert plan.count("WindowJoin(") == 1  # joined back on the window, not with a regular (updating) join

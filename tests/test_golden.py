@@ -57,8 +57,14 @@ def test_spec_formulas_appear_verbatim(compiled: Path) -> None:
             "/ GREATEST(COUNT(DISTINCT entity_id), 1) AS completion_rate") in flink
     assert "COUNT(DISTINCT entity_id) AS total_sessions" in flink
     assert "COUNT(DISTINCT triggered_by) AS unique_users" in flink
-    assert "AVG(TRY_CAST(JSON_VALUE(metadata, '$.duration_ms') AS DOUBLE)) AS avg_duration_ms" in flink
-    assert "AVG(TRY_CAST(JSON_VALUE(metadata, '$.turn_count') AS DOUBLE)) AS avg_turns" in flink
+    # AVG(CAST(JSON_VALUE(metadata, '$.duration_ms') AS DOUBLE)): metadata is parsed once per event by
+    # SM_JSON_VALUES, whose element i is JSON_VALUE(metadata, path i) (tests/test_flink_functions.py)
+    assert ("SM_JSON_VALUES(metadata, '$.duration_ms', '$.turn_count', '$.agent_id', '$.intent') "
+            "AS metadata__json") in flink
+    assert "AVG(TRY_CAST(metadata__json[1] AS DOUBLE)) AS avg_duration_ms" in flink
+    assert "AVG(TRY_CAST(metadata__json[2] AS DOUBLE)) AS avg_turns" in flink
+    assert "SM_TOP_N(metadata__json[3], 5) AS top_agents" in flink
+    assert "SM_TOP_N(metadata__json[4], 5) AS top_intents" in flink
     assert "GROUP BY TUMBLE" not in flink and "TUMBLE_START" not in flink  # deprecated group windows
     assert "distinct-agg.split" not in flink  # opt-in: it cost throughput here (bench/throughput_bench.py)
     assert "'pipeline.name' = 'session_analytics'" in flink

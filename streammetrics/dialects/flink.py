@@ -63,6 +63,20 @@ class StopJob(exp.Expression):
     arg_types = {"this": True, "savepoint": False, "drain": False}
 
 
+class CreateFunction(exp.Expression):
+    """``CREATE [TEMPORARY [SYSTEM]] FUNCTION [IF NOT EXISTS] name AS 'class' [LANGUAGE lang]
+    [USING JAR 'path' [, JAR 'path']*]``."""
+
+    arg_types = {"this": True, "class_name": True, "temporary": False, "system": False, "exists": False,
+                 "language": False, "jars": False}
+
+
+class AddJar(exp.Expression):
+    """``ADD JAR 'path'``: adds a jar to the session's class path (and to the jobs it submits)."""
+
+    arg_types = {"this": True}
+
+
 WINDOW_TVFS = ("CUMULATE", "HOP", "SESSION", "TUMBLE")
 SHOW_WORDS = ("CATALOGS", "COLUMNS", "CREATE", "CURRENT", "DATABASES", "FULL", "FUNCTIONS")
 SHOW_WORDS += ("JARS", "JOBS", "MODULES", "PARTITIONS", "TABLES", "USER", "VIEWS")
@@ -198,6 +212,7 @@ class Flink(Dialect):
 
         # Statements whose leading word is a plain identifier token in sqlglot's tokenizer
         WORD_STATEMENT_PARSERS = {
+            "ADD": lambda self: self._parse_add_jar(),
             "EXPLAIN": lambda self: self._parse_explain(),
             "RESET": lambda self: self._parse_reset(),
             "STOP": lambda self: self._parse_stop_job(),
@@ -218,6 +233,9 @@ class Flink(Dialect):
             return super()._parse_statement()
 
         def _parse_create(self) -> exp.Expr:
+            function = self._parse_create_function()
+            if function is not None:
+                return function
             if not self._match_text_seq("CATALOG"):
                 return super()._parse_create()
             exists = self._parse_exists(not_=True)
@@ -228,6 +246,35 @@ class Flink(Dialect):
             return self.expression(
                 exp.Create(this=this, kind="CATALOG", exists=exists, properties=properties)
             )
+
+        def _parse_create_function(self) -> CreateFunction | None:
+            index = self._index
+            temporary = self._match_text_seq("TEMPORARY")
+            system = temporary and self._match_text_seq("SYSTEM")
+            if not self._match_text_seq("FUNCTION"):
+                self._retreat(index)
+                return None
+            exists = self._parse_exists(not_=True)
+            this = self._parse_table_parts()
+            if not self._match(TokenType.ALIAS) or not self._match(TokenType.STRING):
+                self.raise_error("Expected AS '<class name>' after CREATE FUNCTION <name>")
+            class_name = exp.Literal.string(self._prev.text)
+            language = self._match_text_seq("LANGUAGE") and self._advance_any() and exp.var(self._prev.text.upper())
+            jars = []
+            if self._match_text_seq("USING"):
+                while self._match_text_seq("JAR"):
+                    jars.append(self._parse_string())
+                    if not self._match(TokenType.COMMA):
+                        break
+            return self.expression(CreateFunction(
+                this=this, class_name=class_name, temporary=temporary or None, system=system or None,
+                exists=exists or None, language=language or None, jars=jars or None,
+            ))
+
+        def _parse_add_jar(self) -> AddJar:
+            if not self._match_text_seq("JAR") or not self._match(TokenType.STRING, advance=False):
+                self.raise_error("Expected ADD JAR '<path>'")
+            return self.expression(AddJar(this=self._parse_string()))
 
         def _parse_create_like(self) -> exp.LikeProperty:
             table = self._parse_table_parts(schema=True)
@@ -358,6 +405,8 @@ class Flink(Dialect):
             MetadataColumnConstraint: lambda self, e: self.metadatacolumnconstraint_sql(e),
             StatementSet: lambda self, e: self.statementset_sql(e),
             StopJob: lambda self, e: self.stopjob_sql(e),
+            CreateFunction: lambda self, e: self.createfunction_sql(e),
+            AddJar: lambda self, e: self.addjar_sql(e),
             TableArgument: lambda self, e: self.tableargument_sql(e),
             WindowTVF: lambda self, e: self.func(e.this.name, *e.expressions),
             exp.Array: lambda self, e: f"ARRAY[{self.expressions(e, flat=True)}]",
@@ -478,6 +527,18 @@ class Flink(Dialect):
             prefix = " PLAN FOR" if expression.args.get("plan_for") else ""
             prefix += f" {details}" if details else ""
             return f"EXPLAIN{prefix}{self.sep()}{self.sql(expression, 'this')}"
+
+        def createfunction_sql(self, expression: CreateFunction) -> str:
+            kind = "TEMPORARY SYSTEM " if expression.args.get("system") else "TEMPORARY " if expression.args.get("temporary") else ""
+            exists = " IF NOT EXISTS" if expression.args.get("exists") else ""
+            language = f" LANGUAGE {self.sql(expression, 'language')}" if expression.args.get("language") else ""
+            jars = expression.args.get("jars") or []
+            using = " USING " + ", ".join(f"JAR {self.sql(j)}" for j in jars) if jars else ""
+            return (f"CREATE {kind}FUNCTION{exists} {self.sql(expression, 'this')} AS "
+                    f"{self.sql(expression, 'class_name')}{language}{using}")
+
+        def addjar_sql(self, expression: AddJar) -> str:
+            return f"ADD JAR {self.sql(expression, 'this')}"
 
         def stopjob_sql(self, expression: StopJob) -> str:
             savepoint = " WITH SAVEPOINT" if expression.args.get("savepoint") else ""

@@ -7,6 +7,12 @@ SET 'execution.checkpointing.mode' = 'EXACTLY_ONCE';
 SET 'pipeline.name' = 'session_analytics';
 SET 'table.local-time-zone' = 'UTC';
 
+-- Functions: streammetrics' Java functions (streammetrics/functions/src; README.md, "Flink functions")
+ADD JAR '${streammetrics:functions-jar}';
+
+CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS SM_JSON_VALUES AS 'dev.streammetrics.flink.JsonValues' LANGUAGE JAVA;
+CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS SM_TOP_N AS 'dev.streammetrics.flink.TopN' LANGUAGE JAVA;
+
 -- Source: Kafka topic matih.ai.state-changes (malformed JSON lines are skipped; see README.md, "Bad events")
 CREATE TEMPORARY TABLE state_changes (
   event_id STRING COMMENT 'Unique event identifier',
@@ -68,7 +74,9 @@ CREATE TABLE IF NOT EXISTS polaris.matih_analytics.session_analytics (
 INSERT INTO polaris.matih_analytics.session_analytics
 WITH events AS (
   SELECT
-    *
+    -- metadata__json[i] is JSON_VALUE(metadata, path i), read with one parse per event
+    *,
+    SM_JSON_VALUES(metadata, '$.duration_ms', '$.turn_count', '$.agent_id', '$.intent') AS metadata__json
   FROM TABLE(TUMBLE(TABLE state_changes, DESCRIPTOR(rowtime), INTERVAL '15' MINUTE))
   WHERE
     (entity_type = 'session_phase')
@@ -80,62 +88,13 @@ WITH events AS (
     window_end,
     tenant_id,
     COUNT(DISTINCT entity_id) AS total_sessions,
-    AVG(TRY_CAST(JSON_VALUE(metadata, '$.duration_ms') AS DOUBLE)) AS avg_duration_ms,
-    AVG(TRY_CAST(JSON_VALUE(metadata, '$.turn_count') AS DOUBLE)) AS avg_turns,
+    AVG(TRY_CAST(metadata__json[1] AS DOUBLE)) AS avg_duration_ms,
+    AVG(TRY_CAST(metadata__json[2] AS DOUBLE)) AS avg_turns,
     CAST(SUM(CASE WHEN to_state = 'completed' THEN 1 ELSE 0 END) AS DOUBLE) / GREATEST(COUNT(DISTINCT entity_id), 1) AS completion_rate,
-    COUNT(DISTINCT triggered_by) AS unique_users
+    COUNT(DISTINCT triggered_by) AS unique_users,
+    SM_TOP_N(metadata__json[3], 5) AS top_agents,
+    SM_TOP_N(metadata__json[4], 5) AS top_intents
   FROM events
-  GROUP BY
-    window_start, window_end, tenant_id
-), top_values AS (
-  SELECT
-    window_start,
-    window_end,
-    tenant_id,
-    window_time,
-    1 AS metric,
-    JSON_VALUE(metadata, '$.agent_id') AS v
-  FROM events
-  UNION ALL
-  SELECT
-    window_start,
-    window_end,
-    tenant_id,
-    window_time,
-    2 AS metric,
-    JSON_VALUE(metadata, '$.intent') AS v
-  FROM events
-), top_counts AS (
-  SELECT
-    window_start,
-    window_end,
-    tenant_id,
-    window_time,
-    metric,
-    v,
-    COUNT(*) AS c
-  FROM top_values
-  GROUP BY
-    window_start, window_end, tenant_id, window_time, metric, v
-), top_ranked AS (
-  SELECT
-    *
-  FROM (
-    SELECT
-      *,
-      ROW_NUMBER() OVER (PARTITION BY window_start, window_end, tenant_id, metric ORDER BY v IS NULL, c DESC, v ASC) AS rn
-    FROM top_counts
-  )
-  WHERE
-    rn <= 5
-), top_lists AS (
-  SELECT
-    window_start,
-    window_end,
-    tenant_id,
-    ARRAY_REMOVE(ARRAY[MAX(v) FILTER (WHERE metric = 1 AND rn = 1), MAX(v) FILTER (WHERE metric = 1 AND rn = 2), MAX(v) FILTER (WHERE metric = 1 AND rn = 3), MAX(v) FILTER (WHERE metric = 1 AND rn = 4), MAX(v) FILTER (WHERE metric = 1 AND rn = 5)], CAST(NULL AS STRING)) AS top_agents,
-    ARRAY_REMOVE(ARRAY[MAX(v) FILTER (WHERE metric = 2 AND rn = 1), MAX(v) FILTER (WHERE metric = 2 AND rn = 2), MAX(v) FILTER (WHERE metric = 2 AND rn = 3), MAX(v) FILTER (WHERE metric = 2 AND rn = 4), MAX(v) FILTER (WHERE metric = 2 AND rn = 5)], CAST(NULL AS STRING)) AS top_intents
-  FROM top_ranked
   GROUP BY
     window_start, window_end, tenant_id
 )
@@ -148,11 +107,7 @@ SELECT
   m.avg_turns,
   m.completion_rate,
   m.unique_users,
-  COALESCE(t.top_agents, ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))) AS top_agents,
-  COALESCE(t.top_intents, ARRAY_REMOVE(ARRAY[CAST(NULL AS STRING)], CAST(NULL AS STRING))) AS top_intents
+  m.top_agents,
+  m.top_intents
 FROM metrics AS m
-LEFT JOIN top_lists AS t
-  ON m.window_start = t.window_start
-  AND m.window_end = t.window_end
-  AND m.tenant_id = t.tenant_id
 ;

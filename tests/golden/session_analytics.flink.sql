@@ -5,7 +5,9 @@
 SET 'execution.checkpointing.interval' = '60 s';
 SET 'execution.checkpointing.mode' = 'EXACTLY_ONCE';
 SET 'pipeline.name' = 'session_analytics';
+SET 'pipeline.object-reuse' = 'true';
 SET 'table.local-time-zone' = 'UTC';
+SET 'table.optimizer.agg-phase-strategy' = 'ONE_PHASE';
 
 -- Functions: streammetrics' Java functions (streammetrics/functions/src; README.md, "Flink functions")
 ADD JAR '${streammetrics:functions-jar}';

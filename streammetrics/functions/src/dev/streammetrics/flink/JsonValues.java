@@ -159,10 +159,10 @@ public class JsonValues extends ScalarFunction {
                     values[k] = null;
                 }
                 Object data = null;
-                if (value == STRING) {
-                    data = StringData.fromBytes(Arrays.copyOfRange(b, valueStart + 1, i - 1));
+                if (value == STRING) { // a view of `b`, which is this call's own copy and never changes
+                    data = StringData.fromBytes(b, valueStart + 1, i - 1 - (valueStart + 1));
                 } else if (value == NUMBER) {
-                    data = StringData.fromBytes(Arrays.copyOfRange(b, valueStart, i));
+                    data = StringData.fromBytes(b, valueStart, i - valueStart);
                 } else if (value != null) {
                     data = StringData.fromString((String) value);
                 }

@@ -256,19 +256,19 @@ class Variant:
 
 MINI_BATCH = {"table.exec.mini-batch.enabled": "true", "table.exec.mini-batch.allow-latency": "1 s",
               "table.exec.mini-batch.size": "5000"}
-REUSE = {"pipeline.object-reuse": "true"}
 
 EXPERIMENTS = [
     Variant("sql-functions", "the model compiled with flink.functions: sql (JSON_VALUE per path, Top-N pipeline)",
             query="sql_functions"),
     Variant("split-distinct", "table.optimizer.distinct-agg.split.enabled=true (compiled: false)",
             {"table.optimizer.distinct-agg.split.enabled": "true"}),
-    Variant("one-phase", "table.optimizer.agg-phase-strategy=ONE_PHASE (default AUTO: local + global)",
-            {"table.optimizer.agg-phase-strategy": "ONE_PHASE"}),
+    Variant("two-phase", "table.optimizer.agg-phase-strategy=AUTO (compiled: ONE_PHASE; AUTO = local + global here)",
+            {"table.optimizer.agg-phase-strategy": "AUTO"}),
+    Variant("no-object-reuse", "pipeline.object-reuse=false (compiled: true; a and b)",
+            {"pipeline.object-reuse": "false"}),
+    Variant("no-reuse+two-phase", "pipeline.object-reuse=false and agg-phase-strategy=AUTO (the previous settings)",
+            {"pipeline.object-reuse": "false", "table.optimizer.agg-phase-strategy": "AUTO"}),
     Variant("mini-batch", "table.exec.mini-batch.enabled=true, allow-latency=1 s, size=5000", dict(MINI_BATCH)),
-    Variant("object-reuse", "pipeline.object-reuse=true (a and b)", dict(REUSE)),
-    Variant("object-reuse+one-phase", "pipeline.object-reuse=true and agg-phase-strategy=ONE_PHASE",
-            {**REUSE, "table.optimizer.agg-phase-strategy": "ONE_PHASE"}),
     Variant("rocksdb", "state.backend.type=rocksdb (default: hashmap)", {"state.backend.type": "rocksdb"}),
     Variant("win-buffer-1m", "table.exec.window-agg.buffer-size-limit=1000000 (default 100000)",
             {"table.exec.window-agg.buffer-size-limit": "1000000"}),

@@ -280,6 +280,26 @@ def diff_command(ctx: click.Context, base: str, head: str | None, fmt: str, targ
     ctx.exit(outcome.exit_code)
 
 
+@main.command("functions")
+@click.option("--copy-to", type=click.Path(path_type=Path), metavar="PATH",
+              help="Also copy the jar there (a file, or a directory to keep its name).")
+def functions_command(copy_to: Path | None) -> None:
+    """Build (if needed) the jar of streammetrics' Flink functions (SM_JSON_VALUES, SM_TOP_N) and print
+    its path. For a remote cluster: upload it where the SQL Gateway can read it and set the target's
+    flink.functions_jar to that location. The jar's name carries the hash of its sources."""
+    import shutil
+
+    from . import functions
+
+    err.print("Building the Flink functions jar (javac, first time only)...")
+    jar = functions.jar_path()
+    if copy_to is not None:
+        destination = copy_to / jar.name if copy_to.is_dir() else copy_to
+        shutil.copyfile(jar, destination)
+        jar = destination
+    click.echo(str(jar))
+
+
 def _shown(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root))

@@ -120,3 +120,27 @@ def test_a_broken_source_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(StreamMetricsError, match=r"(?s)building the Flink functions failed.*TopN.java:\d+: error"):
         functions.jar_path()
     assert not list((tmp_path / "cache" / "functions").glob("*.jar"))  # nothing half-built is left
+
+
+def test_functions_command_prints_and_copies_the_jar(tmp_path: Path) -> None:
+    from conftest import ROOT, run_cli
+
+    result = run_cli(ROOT, "functions", "--copy-to", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    copied = Path(result.stdout.strip().splitlines()[-1])
+    assert copied.parent == tmp_path and copied.name == functions.jar_path().name
+    assert copied.read_bytes() == functions.jar_path().read_bytes()
+
+
+def test_a_target_may_name_where_the_cluster_reads_the_jar() -> None:
+    from conftest import ROOT
+    from streammetrics.flink import compile_flink
+    from streammetrics.profiles import load_target
+    from streammetrics.project import load_project
+
+    _, target = load_target(ROOT / "profiles.yml", "stack", ROOT)
+    remote = "s3://flink-jars/streammetrics-functions-1234.jar"
+    target = target.model_copy(update={"flink": target.flink.model_copy(update={"functions_jar": remote})})
+    script = compile_flink(load_project(ROOT, ["session_analytics"]).models["session_analytics"], target)
+    assert f"ADD JAR '{remote}';" in script and functions.JAR_PLACEHOLDER not in script
+    assert functions.resolve(script) == script  # nothing local to substitute

@@ -117,7 +117,7 @@ class RunReport:
 
 def _run_model(context: Context, model_name: str, events_path: Path | None, output_path: Path | None,
                generate_count: int, progress: Callable[[str], None]) -> RunReport:
-    from . import duckcheck, generate, runner
+    from . import duckcheck, functions, generate, runner
     from . import events as ev
     from .errors import StreamMetricsError
 
@@ -143,6 +143,9 @@ def _run_model(context: Context, model_name: str, events_path: Path | None, outp
     decoded = list(ev.decode(ev.read_lines(events_path), model.source, json_metrics, stats))
     late = ev.late_events(decoded, model.source.event_time, timedelta(milliseconds=model.watermark_ms),
                           _slice_end(model), counted=lambda row: _counted(model, row))
+    if functions.JAR_PLACEHOLDER in compiled.flink_sql and not functions.is_built():
+        progress("building streammetrics' Flink functions (javac, first run only)")
+        functions.jar_path()
     progress("running the Flink job (in-process mini-cluster)")
     flink = runner.run_flink(compiled, events_path,
                              on_row=lambda n: progress(f"running the Flink job: {n} row(s) out"))

@@ -95,10 +95,18 @@ def _javac() -> str:
     )
 
 
+def _cached_jar(lib: Path) -> Path:
+    return cache_dir() / f"streammetrics-functions-{digest(lib)[:16]}.jar"
+
+
+def is_built() -> bool:
+    return _cached_jar(flink_lib()).is_file()
+
+
 def jar_path() -> Path:
     """The functions jar for the installed Flink, built now if it is not cached yet (a few seconds)."""
     lib = flink_lib()
-    target = cache_dir() / f"streammetrics-functions-{digest(lib)[:16]}.jar"
+    target = _cached_jar(lib)
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

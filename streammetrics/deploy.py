@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from sqlglot import exp
 
@@ -30,6 +31,7 @@ from .profiles import Target, resolve_placeholders
 PROP_SHA = "streammetrics.flink-sha256"
 PROP_STATE = "streammetrics.state-fingerprint"
 PROP_SAVEPOINT = "streammetrics.pending-savepoint"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -143,9 +145,11 @@ def deploy(compiled: list[CompiledModel], target: Target, *, dry_run: bool, allo
     if not target.flink.gateway_url or not target.flink.rest_url:
         raise StreamMetricsError("the target has no flink.gateway_url / flink.rest_url; deploy needs a cluster target "
                                  "(e.g. --target stack)")
+    gateway_url = resolve_placeholders(target.flink.gateway_url)
+    _check_functions_jar_reachable(compiled, gateway_url)
     jobmanager = JobManager.connect(resolve_placeholders(target.flink.rest_url), http)
     jobmanager.jobs()  # fail early, with a clear message, when the cluster is down
-    with SqlGateway.connect(resolve_placeholders(target.flink.gateway_url), http) as gateway:
+    with SqlGateway.connect(gateway_url, http) as gateway:
         deployer = Deployer(target, gateway, jobmanager, progress)
         plan, applied = [], []
         if any(functions.JAR_PLACEHOLDER in c.flink_sql for c in compiled) and not functions.is_built():
@@ -158,3 +162,16 @@ def deploy(compiled: list[CompiledModel], target: Target, *, dry_run: bool, allo
             if not dry_run and item.action not in ("no-op", "refused"):
                 applied.append((c.model.name, deployer.apply(c, item) or ""))
         return DeployResult(tuple(plan), tuple(applied))
+
+
+
+def _check_functions_jar_reachable(compiled: list[CompiledModel], gateway_url: str) -> None:
+    """The default functions jar is a file on this machine: only a SQL Gateway on this machine can read it."""
+    needs_local_jar = any(functions.JAR_PLACEHOLDER in c.flink_sql for c in compiled)
+    host = urlsplit(gateway_url).hostname or ""
+    if needs_local_jar and host not in LOCAL_HOSTS:
+        raise StreamMetricsError(
+            f"the SQL Gateway at {gateway_url} cannot read streammetrics' Flink functions jar from this machine; "
+            "run `compile.py functions --copy-to DIR`, upload the jar where the gateway can read it (e.g. s3://...), "
+            "and set the target's flink.functions_jar to that location (or flink.functions: sql, built-in functions only)"
+        )

@@ -14,6 +14,7 @@ from conftest import ROOT
 from streammetrics import functions
 from streammetrics.context import Context
 from streammetrics.deploy import PROP_SAVEPOINT, PROP_SHA, PROP_STATE, deploy
+from streammetrics.errors import StreamMetricsError
 from streammetrics.manifest import sha256, state_fingerprint
 
 
@@ -168,3 +169,13 @@ def test_unreachable_gateway_is_one_clear_error(compiled, tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "Flink JobManager at http://127.0.0.1:1 is unreachable" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_remote_gateway_without_a_reachable_functions_jar_is_refused_before_anything_is_sent(compiled) -> None:
+    c, target = compiled
+    remote = target.model_copy(update={"flink": target.flink.model_copy(update={
+        "gateway_url": "http://flink-sql-gateway.prod:8083", "rest_url": "http://flink-jobmanager.prod:8081"})})
+    fake = FakeFlink()
+    with pytest.raises(StreamMetricsError, match=r"cannot read streammetrics' Flink functions jar.*flink\.functions_jar"):
+        deploy([c], remote, dry_run=True, allow_state_reset=False, http=fake)
+    assert fake.statements == []

@@ -157,6 +157,9 @@ def _print_run(report, max_rows: int) -> None:
               f"late events dropped: {report.late}")
     written = f"; written to {report.output_path}" if report.output_path else ""
     out.print(f"Flink: {len(rows)} row(s) in {report.flink_seconds:.1f} s{written}")
+    if report.late_rows is not None:
+        out.print(f"Late-events table: {len(report.late_rows)} event(s) the window dropped (those that pass the "
+                  "model's filter), written by the job's late-events INSERT")
     check = report.check
     if check is None:
         out.print("Reconciliation: not available for this window type")

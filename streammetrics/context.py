@@ -75,6 +75,11 @@ class Context:
     def _check_catalogs(self, project: Project, target: Target) -> None:
         errors = ErrorCollector()
         for model in project.models.values():
+            late = model.spec.late_events
+            if late is not None and late.table.split(".")[0] != target.catalog.name:
+                errors.add(model.sink_location, f"model '{model.name}' writes late events to catalog "
+                           f"'{late.table.split('.')[0]}', but the target's catalog is '{target.catalog.name}'",
+                           f"use late_events table {target.catalog.name}.<database>.<table>")
             catalog = model.spec.sink.table.split(".")[0]
             if catalog != target.catalog.name:
                 errors.add(model.sink_location, f"model '{model.name}' writes to catalog '{catalog}', but the "
@@ -113,6 +118,7 @@ class RunReport:
     flink_seconds: float
     output_path: Path | None
     check: Any  # duckcheck.CheckResult, or None for models without a reconciliation query
+    late_rows: tuple[dict[str, Any], ...] | None = None  # the late-events INSERT's rows (models with late_events)
 
 
 def _run_model(context: Context, model_name: str, events_path: Path | None, output_path: Path | None,
@@ -156,7 +162,8 @@ def _run_model(context: Context, model_name: str, events_path: Path | None, outp
         progress("reconciling with the batch recomputation (Trino query on DuckDB)")
         check = duckcheck.reconcile(compiled, target, list(ev.raw_rows(ev.read_lines(events_path))), flink.rows)
     return RunReport(model.name, events_path, stats.events, dict(stats.problems), late, tuple(flink.rows),
-                     flink.seconds, output_path, check)
+                     flink.seconds, output_path, check,
+                     tuple(flink.late_rows) if flink.late_rows is not None else None)
 
 
 def _slice_end(model) -> Callable[[datetime], datetime]:

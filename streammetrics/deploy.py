@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from . import functions
 from .dialects import FLINK
+from .dialects.flink import StatementSet
 from .errors import StreamMetricsError
 from .flinkscript import FlinkScript, table_options
 from .gateway import GatewayError, JobManager, SqlGateway
@@ -133,7 +134,7 @@ class Deployer:
         job_id = None
         for statement in script.statements:
             rows = self.gateway.execute(statement.sql(FLINK, comments=False))
-            if isinstance(statement, exp.Insert) and rows:
+            if isinstance(statement, (exp.Insert, StatementSet)) and rows:
                 job_id = str(rows[0][0] if isinstance(rows[0], list) else rows[0])
         if savepoint:
             self.gateway.execute("RESET 'execution.state-recovery.path'")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import functions
 from .errors import StreamMetricsError
+from .dialects.flink import StatementSet
 from .flinkscript import FlinkScript
 
 # Connectors that ship inside the PyFlink wheel, used where the real ones (Kafka, Iceberg) are absent.
@@ -47,6 +48,11 @@ def explain(script_text: str, env=None) -> list[str]:
         text = statement.sql("flink")
         if statement.key == "insert":
             plans.append(env.explain_sql(text))
+        elif isinstance(statement, StatementSet):
+            statement_set = env.create_statement_set()
+            for insert in statement.expressions:
+                statement_set.add_insert_sql(insert.sql("flink"))
+            plans.append(statement_set.explain())
         else:
             env.execute_sql(text)
     return plans

@@ -15,6 +15,7 @@ aggregate.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from pathlib import Path
 
@@ -91,6 +92,26 @@ def tvf(model: ResolvedModel, table: str) -> str:
     keys = ", ".join(ident(k) for k in model.spec.group_by)
     partition = f" PARTITION BY {keys}" if keys else ""
     return f"SESSION(TABLE {table}{partition}, DESCRIPTOR({time_col}), {interval(w['gap'])})"
+
+
+def slice_tvf(model: ResolvedModel, table: str) -> str:
+    """A TUMBLE over the window's slices: Flink's slicing window operators (tumbling, hopping,
+    cumulating) drop an event when the watermark has closed its slice, whose size is the window size,
+    gcd(size, slide) or the step."""
+    w, kind = model.window_ms, model.spec.window.type
+    size = {"tumbling": w.get("size"), "hopping": math.gcd(w.get("size", 0), w.get("slide", 0)),
+            "cumulating": w.get("step")}[kind]
+    offset = f", {interval(w['offset'])}" if "offset" in w else ""
+    return f"TUMBLE(TABLE {table}, DESCRIPTOR({ident(rowtime_column(model))}), {interval(size)}{offset})"
+
+
+def late_event_columns(model: ResolvedModel) -> list[tuple[str, str]]:
+    """(name, Flink type) of the late-events table: the source's columns, then the watermark."""
+    columns = [(c.name, c.type.upper()) for c in model.source.columns]
+    name = "dropped_at_watermark"
+    while name in {n for n, _ in columns}:
+        name += "_"
+    return columns + [(name, "TIMESTAMP(3)")]
 
 
 def window_comment(model: ResolvedModel) -> str:
@@ -222,7 +243,18 @@ def compile_flink(model: ResolvedModel, target: Target) -> str:
         columns.append(f"{ident(c.name)} {c.type.upper()}" + (f" COMMENT '{_escape(c.description)}'" if c.description else ""))
     sink_options = {"format-version": "2", "write.format.default": "parquet"}
     sink_options.update(model.spec.sink.properties)
+    late = None
+    if model.spec.late_events is not None:
+        late_catalog, late_database, late_table = model.spec.late_events.table.split(".")
+        late = {
+            "table": ".".join(ident(p) for p in (late_catalog, late_database, late_table)),
+            "columns": [f"{ident(n)} {t}" for n, t in late_event_columns(model)],
+            "select": [ident(c.name) for c in source.columns],
+            "watermark": ident(late_event_columns(model)[-1][0]),
+            "tvf": slice_tvf(model, source_table),
+        }
     return _TEMPLATES.get_template("flink_job.sql.j2").render(
+        late=late,
         m=model,
         settings=job_settings(model, target),
         functions_jar=target.flink.functions_jar or functions.JAR_PLACEHOLDER,

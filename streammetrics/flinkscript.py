@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
+from .dialects.flink import StatementSet
+
 D = "flink"
 
 
@@ -38,7 +40,14 @@ class FlinkScript:
         return [s for s in self.statements if isinstance(s, exp.Create) and s.kind == "TABLE"]
 
     def inserts(self) -> list[exp.Insert]:
-        return [s for s in self.statements if isinstance(s, exp.Insert)]
+        """Every INSERT, those inside an EXECUTE STATEMENT SET included, in order."""
+        found: list[exp.Insert] = []
+        for statement in self.statements:
+            if isinstance(statement, exp.Insert):
+                found.append(statement)
+            elif isinstance(statement, StatementSet):
+                found += [s for s in statement.expressions if isinstance(s, exp.Insert)]
+        return found
 
     def with_connectors(self, source_options: dict[str, str], sink_options: dict[str, str]) -> "FlinkScript":
         """A copy where every Kafka source reads `source_options` and every catalog sink becomes a
@@ -60,11 +69,12 @@ class FlinkScript:
                     table.replace(local)
                     statement.set("exists", False)
                     _set_options(statement, sink_options, temporary=True)
-            elif isinstance(statement, exp.Insert):
-                target = statement.this if isinstance(statement.this, exp.Table) else statement.this.this
-                local = renamed.get(target.sql(D))
-                if local is not None:
-                    target.replace(local.copy())
+            else:
+                for insert in [statement] if isinstance(statement, exp.Insert) else statement.find_all(exp.Insert):
+                    target = insert.this if isinstance(insert.this, exp.Table) else insert.this.this
+                    local = renamed.get(target.sql(D))
+                    if local is not None:
+                        target.replace(local.copy())
             statements.append(statement)
         return FlinkScript(dict(self.settings), statements)
 

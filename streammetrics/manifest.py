@@ -16,7 +16,7 @@ from typing import Any
 
 from . import __version__, functions
 from .dialects import FLINK
-from .flink import sink_columns
+from .flink import late_event_columns, sink_columns
 from .profiles import PLACEHOLDER
 from .project import ResolvedModel
 
@@ -57,6 +57,8 @@ def state_parts(model: ResolvedModel, functions_mode: str = "java") -> dict[str,
             for m in model.metrics
         ],
     }
+    if model.spec.late_events is not None:
+        parts["late_events"] = model.spec.late_events.table
     if any(m.spec.kind == "top_n" for m in model.metrics):
         parts["top_n_state"] = functions.TOP_N_STATE if functions_mode == "java" else "window Top-N pipeline"
     return parts
@@ -92,6 +94,9 @@ class CompiledModel:
                 "properties": dict(sorted(m.spec.sink.properties.items())),
             },
             "metrics": [{"name": x.name, "kind": x.spec.kind, "type": x.sink_type} for x in m.metrics],
+            "late_events": {"table": m.spec.late_events.table,
+                            "columns": [{"name": n, "type": t} for n, t in late_event_columns(m)]}
+            if m.spec.late_events else None,
             "flink": {"path": self.flink_path, "sha256": sha256(self.flink_sql), "pipeline_name": m.name},
             "trino": {"path": self.trino_path, "sha256": sha256(self.trino_sql)} if self.trino_sql else None,
             "state_fingerprint": _digest(state),

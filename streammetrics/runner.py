@@ -23,6 +23,7 @@ from sqlglot import exp
 
 from . import functions
 from .dialects import FLINK
+from .dialects.flink import StatementSet
 from .embedded import table_environment
 from .errors import StreamMetricsError
 from .events import format_timestamp
@@ -42,6 +43,7 @@ DROPPED_SETTINGS = ("execution.checkpointing.interval", "execution.checkpointing
 class FlinkRun:
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    late_rows: list[dict[str, Any]] | None = None  # the late-events table's rows, when the model has one
 
 
 def file_source_options(script: FlinkScript, events: Path) -> dict[str, str]:
@@ -60,12 +62,14 @@ def run_flink(compiled: CompiledModel, events: Path, on_row: Callable[[int], Non
     settings.update(DETERMINISTIC)
     env = table_environment(settings)
     inserts = local.inserts()
-    if len(inserts) != 1:
-        raise StreamMetricsError(f"expected one INSERT in {compiled.flink_path}, found {len(inserts)}")
+    main_sink = f"{compiled.model.spec.sink.table.split('.')[-1]}__sink"
+    main = [i for i in inserts if _target_name(i) == main_sink]
+    if len(main) != 1:
+        raise StreamMetricsError(f"expected one INSERT into the model's sink in {compiled.flink_path}, found {len(main)}")
     for statement in local.statements:
-        if not isinstance(statement, exp.Insert):
+        if not isinstance(statement, (exp.Insert, StatementSet)):
             env.execute_sql(statement.sql(FLINK))
-    query = inserts[0].expression
+    query = main[0].expression
     names = [name for name, _, _ in sink_columns(compiled.model)]
     started = time.perf_counter()
     result = FlinkRun()
@@ -77,7 +81,28 @@ def run_flink(compiled: CompiledModel, events: Path, on_row: Callable[[int], Non
     result.seconds = time.perf_counter() - started
     keys = ["window_start", "window_end", *compiled.model.spec.group_by]
     result.rows.sort(key=lambda r: tuple("" if r[k] is None else str(r[k]) for k in keys))
+    late = [i for i in inserts if i is not main[0]]
+    if late:
+        result.late_rows = _late_rows(env, late[0], compiled)
     return result
+
+
+def _target_name(insert: exp.Insert) -> str:
+    target = insert.this if isinstance(insert.this, exp.Table) else insert.this.this
+    return target.name
+
+
+def _late_rows(env, insert: exp.Insert, compiled: CompiledModel) -> list[dict[str, Any]]:
+    """The late-events INSERT, run as its own job over the same file: a replay is deterministic, so it
+    sees the same watermarks as the window did. Its rows are collected like the sink's."""
+    from .flink import late_event_columns
+
+    names = [name for name, _ in late_event_columns(compiled.model)]
+    rows = []
+    with env.execute_sql(insert.expression.sql(FLINK)).collect() as results:
+        for row in results:
+            rows.append({name: _plain(value) for name, value in zip(names, row)})
+    return rows
 
 
 def _plain(value: Any) -> Any:

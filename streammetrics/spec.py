@@ -101,8 +101,19 @@ class Metric(Strict):
         return (self.type or ("DOUBLE" if self.kind in ("sum", "avg") else "STRING")).upper()
 
 
+TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class LateEvents(Strict):
+    """Where events the window dropped as late are written (an Iceberg table: the source's columns and
+    the watermark that made the event late)."""
+
+    table: str = Field(pattern=TABLE_NAME)
+    description: str = ""
+
+
 class Sink(Strict):
-    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+    table: str = Field(pattern=TABLE_NAME)
     description: str = ""
     partition_by: list[str] = Field(default_factory=list)
     properties: dict[str, str] = Field(default_factory=dict)
@@ -118,6 +129,7 @@ class Model(Strict):
     group_by: list[str] = Field(default_factory=list)
     metrics: list[Metric] = Field(min_length=1)
     sink: Sink
+    late_events: LateEvents | None = None
     checkpoint_interval: str | None = None  # default: the target's setting, else 1 minute
     parallelism: int | None = Field(default=None, ge=1)
     settings: dict[str, str] = Field(default_factory=dict)

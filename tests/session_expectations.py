@@ -11,6 +11,30 @@ WINDOW = timedelta(minutes=15)
 DELAY = timedelta(seconds=30)
 
 
+def expected_late_events(lines: list[dict | str]) -> dict[str, datetime]:
+    """event_id -> the watermark it arrived after, for the session_phase events (with tenant_id and a
+    time) whose 15-minute window the watermark had already closed: what the late-events table holds."""
+    watermark, late = None, {}
+    for item in lines:
+        if isinstance(item, str):
+            try:
+                item = json.loads(item)
+            except ValueError:
+                continue
+            if not isinstance(item, dict):
+                continue
+        try:
+            ts = datetime.strptime(str(item.get("timestamp")), "%Y-%m-%dT%H:%M:%S.%f")
+        except ValueError:
+            continue
+        start = ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
+        if (watermark is not None and start + WINDOW - timedelta(milliseconds=1) <= watermark
+                and item.get("tenant_id") is not None and item.get("entity_type") == "session_phase"):
+            late[item["event_id"]] = watermark
+        watermark = max(watermark, ts - DELAY) if watermark else ts - DELAY
+    return late
+
+
 def expected_rows(lines: list[dict | str]) -> list[dict]:
     """One row per (window, tenant); late events (per-event watermark rule), malformed lines, events
     without tenant_id or with an unparseable time, and other entity types are left out."""

@@ -68,7 +68,7 @@ class FakeFlink:
         if statement.startswith("ALTER TABLE"):
             for key, value in re.findall(r"'([^']+)' = '([^']*)'", statement):
                 self.properties[key] = value
-        if statement.startswith("INSERT"):
+        if statement.startswith(("INSERT", "EXECUTE STATEMENT SET")):
             self.jobs = [{"jid": "job-2", "name": "session_analytics", "state": "RUNNING", "start-time": 2}]
             return [{"fields": ["job-2"]}]
         return [{"fields": ["OK"]}]
@@ -179,3 +179,17 @@ def test_remote_gateway_without_a_reachable_functions_jar_is_refused_before_anyt
     with pytest.raises(StreamMetricsError, match=r"cannot read streammetrics' Flink functions jar.*flink\.functions_jar"):
         deploy([c], remote, dry_run=True, allow_state_reset=False, http=fake)
     assert fake.statements == []
+
+
+def test_a_model_with_late_events_is_one_job_from_a_statement_set(project: Path) -> None:
+    model = project / "models" / "session_analytics.yml"
+    model.write_text(model.read_text() + "    late_events:\n      table: polaris.matih_analytics.session_analytics_late\n")
+    context = Context(project, "stack")
+    c = context.compile(["session_analytics"]).compiled[0]
+    fake = FakeFlink()
+    result = deploy([c], context.load_target()[1], dry_run=False, allow_state_reset=False, http=fake)
+    assert result.applied == (("session_analytics", "job-2"),)
+    sets = [s for s in fake.statements if s.startswith("EXECUTE STATEMENT SET")]
+    assert len(sets) == 1 and not any(s.startswith("INSERT") for s in fake.statements)
+    assert "INSERT INTO polaris.matih_analytics.session_analytics_late" in sets[0]
+    assert any(s.startswith("CREATE TABLE IF NOT EXISTS polaris.matih_analytics.session_analytics_late") for s in fake.statements)

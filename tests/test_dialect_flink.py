@@ -369,6 +369,10 @@ class TestFlink(unittest.TestCase):
         self.validate_identity("INSERT OVERWRITE t SELECT a FROM s")
 
     def test_statement_set(self):
+        # a semicolon after END ends the statement set; what follows is the next statement
+        trees = sqlglot.parse("EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; END; SET 'k' = 'v';", read="flink")
+        self.assertIsInstance(trees[0], StatementSet)
+        self.assertIsInstance(trees[1], exp.Set)
         sql = "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT * FROM s; INSERT INTO b SELECT * FROM s; END"
         tree = self.validate_identity(sql)
         self.assertIsInstance(tree, StatementSet)

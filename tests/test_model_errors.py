@@ -194,3 +194,29 @@ def test_missing_environment_variable_in_profiles(project: Path, monkeypatch) ->
     assert code == 1
     assert errors == [f"profiles.yml:{position(text, '{{ env_var(' + chr(39) + 'NO_SUCH_SECRET')}: environment variable "
                       "NO_SUCH_SECRET is not set; export it, or give env_var('NO_SUCH_SECRET', 'default')"]
+
+
+def test_late_events_table_errors(project: Path) -> None:
+    session = MODEL.replace("type: tumbling\n      size: 15 minutes", "type: session\n      gap: 10 minutes")
+    text = session + "    late_events:\n      table: polaris.test.sessions_by_tenant\n"
+    path = write_model(project, text)
+    code, errors = compile_errors(project)
+    assert code == 1
+    assert errors == [
+        f"{path}:{position(text, 'late_events')}: late_events is not supported for session windows (a merging "
+        "window has no fixed end to compare with the watermark); remove late_events, or use a tumbling, hopping "
+        "or cumulating window",
+        f"{path}:{position(text, 'polaris.test.sessions_by_tenant', 2)}: late-events table "
+        "'polaris.test.sessions_by_tenant' is already written by model 'sessions_by_tenant'; "
+        "give the late events a table of their own",
+    ]
+
+
+def test_late_events_table_compiles_into_one_statement_set(project: Path) -> None:
+    text = MODEL + "    late_events:\n      table: polaris.test.sessions_late\n"
+    write_model(project, text)
+    assert compile_errors(project) == (0, [])
+    script = (project / "target" / "sessions_by_tenant.flink.sql").read_text()
+    assert "CREATE TABLE IF NOT EXISTS polaris.test.sessions_late (" in script
+    assert script.index("EXECUTE STATEMENT SET\nBEGIN\nINSERT INTO polaris.test.sessions_by_tenant") > 0
+    assert script.rstrip().endswith("END;")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from session_expectations import expected_rows
+from session_expectations import expected_late_events, expected_rows
 
 pytest.importorskip("pyflink", reason="PyFlink (extra 'flink') is required")
 
@@ -158,3 +158,23 @@ def test_other_window_types_reconcile_with_flink(tmp_path: Path, model: str) -> 
     assert result.exit_code == 0, result.output
     checked = re.search(r"Reconciliation: (\d+) window\(s\) checked, (\d+) matched, 0 mismatched", result.output)
     assert checked and int(checked.group(1)) == int(checked.group(2)) >= 5, result.output
+
+
+def test_late_events_table_holds_what_the_window_dropped(project: Path) -> None:
+    """A model with late_events: its second INSERT (same job, a statement set) keeps exactly the events
+    the window dropped, with the watermark they arrived after, computed here in plain Python."""
+    model = project / "models" / "session_analytics.yml"
+    model.write_text(model.read_text() + "    late_events:\n      table: polaris.matih_analytics.session_analytics_late\n")
+    result = run_cli(project, "run", "--select", "session_analytics", "--count", "6000", "--rows", "0")
+    assert result.exit_code == 0, result.output
+    lines = (project / "target" / "events" / "state_changes.jsonl").read_text().splitlines()
+    expected = expected_late_events(lines)
+    assert len(expected) > 3  # the generator makes late events
+    from streammetrics.context import Context
+
+    report = Context(project).run("session_analytics", project / "target" / "events" / "state_changes.jsonl")
+    got = {row["event_id"]: row["dropped_at_watermark"] for row in report.late_rows}
+    assert got == {k: v.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] for k, v in expected.items()}
+    assert f"Late-events table: {len(expected)} event(s)" in result.output
+    script = (project / "target" / "session_analytics.flink.sql").read_text()
+    assert "EXECUTE STATEMENT SET" in script and "INSERT INTO polaris.matih_analytics.session_analytics_late" in script

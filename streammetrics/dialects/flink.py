@@ -553,7 +553,9 @@ def _statement_chunks(raw_tokens: list[Token]) -> list[list[Token]]:
     for i, token in enumerate(raw_tokens):
         chunk = chunks[-1]
         head = [tok.text.upper() for tok in chunk[:4]]
-        if not inside and head[-3:] == ["STATEMENT", "SET", "BEGIN"] or head == ["BEGIN", "STATEMENT", "SET"]:
+        # opens right after its head only, so that the semicolon after END still ends the statement
+        if not inside and (len(chunk) == 4 and head[1:] == ["STATEMENT", "SET", "BEGIN"]
+                           or len(chunk) == 3 and head == ["BEGIN", "STATEMENT", "SET"]):
             inside = True
         if inside and token.token_type == TokenType.END and chunk[-1].token_type == TokenType.SEMICOLON:
             inside = False

@@ -245,12 +245,12 @@ def compile_flink(model: ResolvedModel, target: Target) -> str:
     sink_options.update(model.spec.sink.properties)
     late = None
     if model.spec.late_events is not None:
-        late_catalog, late_database, late_table = model.spec.late_events.table.split(".")
+        late_columns = late_event_columns(model)
         late = {
-            "table": ".".join(ident(p) for p in (late_catalog, late_database, late_table)),
-            "columns": [f"{ident(n)} {t}" for n, t in late_event_columns(model)],
+            "table": ".".join(ident(p) for p in model.spec.late_events.table.split(".")),
+            "columns": [f"{ident(n)} {t}" for n, t in late_columns],
             "select": [ident(c.name) for c in source.columns],
-            "watermark": ident(late_event_columns(model)[-1][0]),
+            "watermark": ident(late_columns[-1][0]),
             "tvf": slice_tvf(model, source_table),
         }
     return _TEMPLATES.get_template("flink_job.sql.j2").render(

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from session_expectations import DELAY, expected_rows
+from session_expectations import DELAY, expected_late_events, expected_rows
 
 STACK = [sys.executable, str(ROOT / "stack" / "stack.py")]
 TOPIC = "matih.ai.state-changes"
@@ -103,7 +103,8 @@ def project(stack, tmp_path_factory) -> dict:
     shutil.copy(ROOT / "profiles.yml", root / "profiles.yml")
     namespace = f"itest_{uuid.uuid4().hex[:8]}"
     model = root / "models" / "session_analytics.yml"
-    model.write_text(model.read_text().replace("polaris.matih_analytics.", f"polaris.{namespace}."))
+    model.write_text(model.read_text().replace("polaris.matih_analytics.", f"polaris.{namespace}.")
+                     + f"    late_events:\n      table: polaris.{namespace}.session_analytics_late\n")
     sources = root / "models" / "sources.yml"
     sources.write_text(sources.read_text().replace("flink-session-analytics", f"itest-{namespace}"))
     cancel_jobs("session_analytics")
@@ -130,18 +131,39 @@ def watermark_of(lines: list[str]) -> datetime:
     return max(times) - DELAY
 
 
+def late_copies(lines: list[str], count: int) -> list[str]:
+    """Copies of early session_phase events under new ids, to be produced after their windows closed."""
+    copies = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+            datetime.strptime(event["timestamp"], "%Y-%m-%dT%H:%M:%S.%f")
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(event, dict) and event.get("tenant_id") and event.get("entity_type") == "session_phase":
+            copies.append(json.dumps({**event, "event_id": f"late-copy-{len(copies)}"}))
+        if len(copies) == count:
+            break
+    return copies
+
+
 def wait_for_sink(connection, namespace: str, count: int, timeout: float = 180) -> list[tuple]:
+    return wait_for_rows(connection, f"SELECT * FROM iceberg.{namespace}.session_analytics ORDER BY window_start, tenant_id",
+                         count, timeout)
+
+
+def wait_for_rows(connection, sql: str, count: int, timeout: float = 120) -> list[tuple]:
     deadline = time.monotonic() + timeout
     rows: list[tuple] = []
     while time.monotonic() < deadline:
         try:
-            rows = trino_rows(connection, f"SELECT * FROM iceberg.{namespace}.session_analytics ORDER BY window_start, tenant_id")
+            rows = trino_rows(connection, sql)
         except Exception:  # noqa: BLE001 - the table appears with the first commit
             rows = []
         if len(rows) >= count:
             return rows
         time.sleep(2)
-    raise AssertionError(f"the sink holds {len(rows)} rows after {timeout:.0f} s, expected {count}")
+    raise AssertionError(f"{len(rows)} rows after {timeout:.0f} s, expected {count}: {sql}")
 
 
 def reconcile(project: dict, until: datetime):
@@ -154,6 +176,7 @@ def test_deploy_produce_reconcile(stack, project) -> None:
     assert result.exit_code == 0, result.output
     assert "create" in result.output
     first = project["lines"][:2000]
+    first += late_copies(first[:300], 3)  # re-sent at the end: their windows have closed by then
     produce(first)
     project["produced"] += first
     wm = watermark_of(project["produced"])
@@ -170,6 +193,13 @@ def test_deploy_produce_reconcile(stack, project) -> None:
         assert row[3] == want["total_sessions"] and row[7] == want["unique_users"]
         assert row[6] == pytest.approx(want["completion_rate"])
         assert list(row[8]) == want["top_agents"] and list(row[9]) == want["top_intents"]
+    # the late-events table (same job: a statement set): exactly the events the window dropped, with the
+    # watermark they arrived after, as computed here in plain Python
+    late = expected_late_events(project["produced"])
+    assert {f"late-copy-{i}" for i in range(3)} <= set(late)
+    got_late = wait_for_rows(stack, f"SELECT event_id, dropped_at_watermark FROM iceberg.{project['namespace']}"
+                                    ".session_analytics_late", len(late))
+    assert {r[0]: r[1] for r in got_late} == late
     project["job"] = running_job("session_analytics")
 
 

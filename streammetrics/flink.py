@@ -258,7 +258,7 @@ def compile_flink(model: ResolvedModel, target: Target) -> str:
         m=model,
         settings=job_settings(model, target),
         functions_jar=target.flink.functions_jar or functions.JAR_PLACEHOLDER,
-        functions=sorted((name, functions.CLASSES[name]) for name in _used_functions(json_columns, top_n, java, model)),
+        functions=sorted((name, functions.CLASSES[name]) for name in _used_functions(json_columns, java, model)),
         events_columns=events_columns,
         events_notes=[f"{json_aliases[c]}[i] is JSON_VALUE({ident(c)}, path i), read with one parse per event"
                       for c in json_columns],
@@ -346,7 +346,7 @@ def _read_json_values_sql(text: str, node: exp.Expr, json_columns: dict[str, lis
     return text
 
 
-def _used_functions(json_columns: dict[str, list[str]], top_n: list, java: bool, model: ResolvedModel) -> list[str]:
+def _used_functions(json_columns: dict[str, list[str]], java: bool, model: ResolvedModel) -> list[str]:
     used = [functions.JSON_VALUES] if json_columns else []
     if java and any(m.spec.kind == "top_n" for m in model.metrics):
         used.append(functions.TOP_N)

@@ -294,8 +294,7 @@ def functions_command(copy_to: Path | None) -> None:
 
     from . import functions
 
-    err.print("Building the Flink functions jar (javac, first time only)...")
-    jar = functions.jar_path()
+    jar = functions.jar_path(on_build=lambda: err.print("Building the Flink functions jar (javac)..."))
     if copy_to is not None:
         destination = copy_to / jar.name if copy_to.is_dir() else copy_to
         shutil.copyfile(jar, destination)

@@ -149,9 +149,8 @@ def _run_model(context: Context, model_name: str, events_path: Path | None, outp
     decoded = list(ev.decode(ev.read_lines(events_path), model.source, json_metrics, stats))
     late = ev.late_events(decoded, model.source.event_time, timedelta(milliseconds=model.watermark_ms),
                           _slice_end(model), counted=lambda row: _counted(model, row))
-    if functions.JAR_PLACEHOLDER in compiled.flink_sql and not functions.is_built():
-        progress("building streammetrics' Flink functions (javac, first run only)")
-        functions.jar_path()
+    if functions.JAR_PLACEHOLDER in compiled.flink_sql:
+        functions.jar_path(on_build=lambda: progress("building streammetrics' Flink functions (javac, first run only)"))
     progress("running the Flink job (in-process mini-cluster)")
     flink = runner.run_flink(compiled, events_path,
                              on_row=lambda n: progress(f"running the Flink job: {n} row(s) out"))

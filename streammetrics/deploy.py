@@ -153,9 +153,8 @@ def deploy(compiled: list[CompiledModel], target: Target, *, dry_run: bool, allo
     with SqlGateway.connect(gateway_url, http) as gateway:
         deployer = Deployer(target, gateway, jobmanager, progress)
         plan, applied = [], []
-        if any(functions.JAR_PLACEHOLDER in c.flink_sql for c in compiled) and not functions.is_built():
-            progress("building streammetrics' Flink functions (javac, first deploy only)")
-            functions.jar_path()
+        if any(functions.JAR_PLACEHOLDER in c.flink_sql for c in compiled):
+            functions.jar_path(on_build=lambda: progress("building streammetrics' Flink functions (javac, first deploy only)"))
         for c in sorted(compiled, key=lambda c: c.model.name):
             progress(f"{c.model.name}: planning")
             item = deployer.plan(c, allow_state_reset)

@@ -71,7 +71,7 @@ class FlinkScript:
                     _set_options(statement, sink_options, temporary=True)
             else:
                 for insert in [statement] if isinstance(statement, exp.Insert) else statement.find_all(exp.Insert):
-                    target = insert.this if isinstance(insert.this, exp.Table) else insert.this.this
+                    target = insert_target(insert)
                     local = renamed.get(target.sql(D))
                     if local is not None:
                         target.replace(local.copy())
@@ -80,6 +80,11 @@ class FlinkScript:
 
     def sql(self) -> list[str]:
         return [s.sql(D) for s in self.statements]
+
+
+def insert_target(insert: exp.Insert) -> exp.Table:
+    """The table an INSERT writes (INSERT INTO t (cols) ... wraps it in a Schema)."""
+    return insert.this if isinstance(insert.this, exp.Table) else insert.this.this
 
 
 def table_options(create: exp.Create) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from .errors import StreamMetricsError
 
@@ -95,20 +96,15 @@ def _javac() -> str:
     )
 
 
-def _cached_jar(lib: Path) -> Path:
-    return cache_dir() / f"streammetrics-functions-{digest(lib)[:16]}.jar"
-
-
-def is_built() -> bool:
-    return _cached_jar(flink_lib()).is_file()
-
-
-def jar_path() -> Path:
-    """The functions jar for the installed Flink, built now if it is not cached yet (a few seconds)."""
+def jar_path(on_build: Callable[[], None] | None = None) -> Path:
+    """The functions jar for the installed Flink, built now if it is not cached yet (a few seconds);
+    `on_build` is called first when it has to be built (to say so)."""
     lib = flink_lib()
-    target = _cached_jar(lib)
+    target = cache_dir() / f"streammetrics-functions-{digest(lib)[:16]}.jar"
     if target.is_file():
         return target
+    if on_build is not None:
+        on_build()
     target.parent.mkdir(parents=True, exist_ok=True)
     javac = _javac()
     with tempfile.TemporaryDirectory(prefix="smx-functions-", dir=target.parent) as tmp:

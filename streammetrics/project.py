@@ -149,23 +149,20 @@ def load_project(root: Path, select: list[str] | None = None) -> Project:
                        f"(also in {seen_models[model.name].path})", "model names must be unique; rename one")
             continue
         seen_models[model.name] = doc
-        sink = model.sink.table.lower()
-        if sink in seen_sinks:
-            errors.add(doc.where(where + ("sink", "table")), f"sink table '{model.sink.table}' is already "
-                       f"written by model '{seen_sinks[sink]}'", "two jobs must not write one table; pick another sink table")
-        else:
-            seen_sinks[sink] = model.name
+        tables = [("sink", model.sink.table, "sink table", "two jobs must not write one table; pick another sink table")]
         if model.late_events is not None:
-            late = model.late_events.table.lower()
-            if late in seen_sinks:
-                errors.add(doc.where(where + ("late_events", "table")), f"late-events table '{model.late_events.table}' "
-                           f"is already written by model '{seen_sinks[late]}'", "give the late events a table of their own")
+            tables.append(("late_events", model.late_events.table, "late-events table",
+                           "give the late events a table of their own"))
+        for key, table, what, hint in tables:
+            if table.lower() in seen_sinks:
+                errors.add(doc.where(where + (key, "table")), f"{what} '{table}' is already written by model "
+                           f"'{seen_sinks[table.lower()]}'", hint)
             else:
-                seen_sinks[late] = model.name
-            if model.window.type == "session":
-                errors.add(doc.where(where + ("late_events",), key=True), "late_events is not supported for session "
-                           "windows (a merging window has no fixed end to compare with the watermark)",
-                           "remove late_events, or use a tumbling, hopping or cumulating window")
+                seen_sinks[table.lower()] = model.name
+        if model.late_events is not None and model.window.type == "session":
+            errors.add(doc.where(where + ("late_events",), key=True), "late_events is not supported for session "
+                       "windows (a merging window has no fixed end to compare with the watermark)",
+                       "remove late_events, or use a tumbling, hopping or cumulating window")
         if model.source not in sources:
             hint = _suggest(model.source, sources) or "define it under 'sources:' in a models/*.yml file"
             errors.add(doc.where(where + ("source",)), f"unknown source '{model.source}'", hint)

@@ -27,8 +27,8 @@ from .dialects.flink import StatementSet
 from .embedded import table_environment
 from .errors import StreamMetricsError
 from .events import format_timestamp
-from .flink import sink_columns
-from .flinkscript import FlinkScript, table_options
+from .flink import late_event_columns, sink_columns
+from .flinkscript import FlinkScript, insert_target, table_options
 from .manifest import CompiledModel
 
 DETERMINISTIC = {
@@ -63,7 +63,7 @@ def run_flink(compiled: CompiledModel, events: Path, on_row: Callable[[int], Non
     env = table_environment(settings)
     inserts = local.inserts()
     main_sink = f"{compiled.model.spec.sink.table.split('.')[-1]}__sink"
-    main = [i for i in inserts if _target_name(i) == main_sink]
+    main = [i for i in inserts if insert_target(i).name == main_sink]
     if len(main) != 1:
         raise StreamMetricsError(f"expected one INSERT into the model's sink in {compiled.flink_path}, found {len(main)}")
     for statement in local.statements:
@@ -87,16 +87,9 @@ def run_flink(compiled: CompiledModel, events: Path, on_row: Callable[[int], Non
     return result
 
 
-def _target_name(insert: exp.Insert) -> str:
-    target = insert.this if isinstance(insert.this, exp.Table) else insert.this.this
-    return target.name
-
-
 def _late_rows(env, insert: exp.Insert, compiled: CompiledModel) -> list[dict[str, Any]]:
     """The late-events INSERT, run as its own job over the same file: a replay is deterministic, so it
     sees the same watermarks as the window did. Its rows are collected like the sink's."""
-    from .flink import late_event_columns
-
     names = [name for name, _ in late_event_columns(compiled.model)]
     rows = []
     with env.execute_sql(insert.expression.sql(FLINK)).collect() as results:

@@ -11,35 +11,11 @@ WINDOW = timedelta(minutes=15)
 DELAY = timedelta(seconds=30)
 
 
-def expected_late_events(lines: list[dict | str]) -> dict[str, datetime]:
-    """event_id -> the watermark it arrived after, for the session_phase events (with tenant_id and a
-    time) whose 15-minute window the watermark had already closed: what the late-events table holds."""
-    watermark, late = None, {}
-    for item in lines:
-        if isinstance(item, str):
-            try:
-                item = json.loads(item)
-            except ValueError:
-                continue
-            if not isinstance(item, dict):
-                continue
-        try:
-            ts = datetime.strptime(str(item.get("timestamp")), "%Y-%m-%dT%H:%M:%S.%f")
-        except ValueError:
-            continue
-        start = ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
-        if (watermark is not None and start + WINDOW - timedelta(milliseconds=1) <= watermark
-                and item.get("tenant_id") is not None and item.get("entity_type") == "session_phase"):
-            late[item["event_id"]] = watermark
-        watermark = max(watermark, ts - DELAY) if watermark else ts - DELAY
-    return late
-
-
-def expected_rows(lines: list[dict | str]) -> list[dict]:
-    """One row per (window, tenant); late events (per-event watermark rule), malformed lines, events
-    without tenant_id or with an unparseable time, and other entity types are left out."""
+def _arrivals(lines: list[dict | str]):
+    """(event, window start, late, watermark before it) per event with a parseable time, in arrival
+    order; the watermark advances after every event (max event time - delay), and an event is late
+    when that watermark had already closed its 15-minute window. Malformed lines are skipped."""
     watermark = None
-    groups: dict[tuple, list[dict]] = defaultdict(list)
     for item in lines:
         if isinstance(item, str):  # a raw line: JSON, or malformed
             try:
@@ -54,8 +30,27 @@ def expected_rows(lines: list[dict | str]) -> list[dict]:
             continue
         start = ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
         late = watermark is not None and start + WINDOW - timedelta(milliseconds=1) <= watermark
+        yield item, start, late, watermark
         watermark = max(watermark, ts - DELAY) if watermark else ts - DELAY
-        if late or item.get("tenant_id") is None or item["entity_type"] != "session_phase":
+
+
+def _aggregated(item: dict) -> bool:
+    """What the window aggregates apart from lateness: session_phase events with a tenant_id."""
+    return item.get("tenant_id") is not None and item.get("entity_type") == "session_phase"
+
+
+def expected_late_events(lines: list[dict | str]) -> dict[str, datetime]:
+    """event_id -> the watermark it arrived after, for the session_phase events (with tenant_id and a
+    time) whose 15-minute window the watermark had already closed: what the late-events table holds."""
+    return {item["event_id"]: watermark for item, _, late, watermark in _arrivals(lines) if late and _aggregated(item)}
+
+
+def expected_rows(lines: list[dict | str]) -> list[dict]:
+    """One row per (window, tenant); late events (per-event watermark rule), malformed lines, events
+    without tenant_id or with an unparseable time, and other entity types are left out."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for item, start, late, _ in _arrivals(lines):
+        if late or not _aggregated(item):
             continue
         groups[(start, item["tenant_id"])].append(item)
 

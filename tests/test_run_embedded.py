@@ -160,21 +160,21 @@ def test_other_window_types_reconcile_with_flink(tmp_path: Path, model: str) -> 
     assert checked and int(checked.group(1)) == int(checked.group(2)) >= 5, result.output
 
 
-def test_late_events_table_holds_what_the_window_dropped(project: Path) -> None:
+def test_late_events_table_holds_what_the_window_dropped(project: Path, capsys) -> None:
     """A model with late_events: its second INSERT (same job, a statement set) keeps exactly the events
     the window dropped, with the watermark they arrived after, computed here in plain Python."""
-    model = project / "models" / "session_analytics.yml"
-    model.write_text(model.read_text() + "    late_events:\n      table: polaris.matih_analytics.session_analytics_late\n")
-    result = run_cli(project, "run", "--select", "session_analytics", "--count", "6000", "--rows", "0")
-    assert result.exit_code == 0, result.output
-    lines = (project / "target" / "events" / "state_changes.jsonl").read_text().splitlines()
-    expected = expected_late_events(lines)
-    assert len(expected) > 3  # the generator makes late events
+    from streammetrics.cli import _print_run
     from streammetrics.context import Context
 
-    report = Context(project).run("session_analytics", project / "target" / "events" / "state_changes.jsonl")
+    model = project / "models" / "session_analytics.yml"
+    model.write_text(model.read_text() + "    late_events:\n      table: polaris.matih_analytics.session_analytics_late\n")
+    report = Context(project).run("session_analytics", count=6000)  # generated events, late ones included
+    lines = report.events_path.read_text().splitlines()
+    expected = expected_late_events(lines)
+    assert len(expected) > 3
     got = {row["event_id"]: row["dropped_at_watermark"] for row in report.late_rows}
     assert got == {k: v.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] for k, v in expected.items()}
-    assert f"Late-events table: {len(expected)} event(s)" in result.output
+    _print_run(report, 0)
+    assert f"Late-events table: {len(expected)} event(s)" in capsys.readouterr().out
     script = (project / "target" / "session_analytics.flink.sql").read_text()
     assert "EXECUTE STATEMENT SET" in script and "INSERT INTO polaris.matih_analytics.session_analytics_late" in script

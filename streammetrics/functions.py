@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -123,8 +124,6 @@ def jar_path(on_build: Callable[[], None] | None = None) -> Path:
 
 def _zip(classes: Path, jar: Path) -> None:
     """A jar is a zip with a manifest; zipfile keeps this independent of the JDK's `jar` tool."""
-    import zipfile
-
     with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as out:
         out.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: streammetrics\r\n\r\n")
         for path in sorted(classes.rglob("*.class")):

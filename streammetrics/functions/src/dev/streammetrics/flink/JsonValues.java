@@ -56,29 +56,20 @@ public class JsonValues extends ScalarFunction {
             return lastResult;
         }
         Object[] values = new Object[paths.length];
+        lastInput = null;
         if (json != null) {
             byte[] bytes = json.toBytes();
-            lastInput = StringData.fromBytes(bytes); // a copy: the input's memory may be reused
-            if (fastScan(bytes, values)) {
-                lastResult = new GenericArrayData(values);
-                return lastResult;
-            }
-            Arrays.fill(values, null);
-            try (JsonParser parser = FACTORY.createParser(json.toString())) { // as JSON_VALUE reads it
-                JsonToken token = parser.nextToken();
-                if (token == JsonToken.START_OBJECT) {
-                    readObject(parser, root, values);
-                } else if (token == null) {
-                    throw new IllegalArgumentException("no content");
-                } else if (token == JsonToken.START_ARRAY) {
-                    parser.skipChildren();
+            if (!fastScan(bytes, values)) {
+                Arrays.fill(values, null);
+                try (JsonParser parser = FACTORY.createParser(json.toString())) { // as JSON_VALUE reads it
+                    if (parser.nextToken() == JsonToken.START_OBJECT) { // anything else: every path is empty
+                        readObject(parser, root, values);
+                    }
+                } catch (Exception e) {
+                    Arrays.fill(values, null); // JSON_VALUE: NULL ON ERROR
                 }
-            } catch (Exception e) {
-                Arrays.fill(values, null); // JSON_VALUE: NULL ON ERROR
             }
-        }
-        if (json == null) {
-            lastInput = null;
+            lastInput = StringData.fromBytes(bytes); // our own copy: the input's memory may be reused
         }
         lastResult = new GenericArrayData(values);
         return lastResult;
@@ -269,31 +260,24 @@ public class JsonValues extends ScalarFunction {
 
     /** Skips a value, reading every token (so that malformed JSON anywhere is an error, as in JSON_VALUE). */
     private static void skip(JsonParser parser, JsonToken token) throws Exception {
-        if (token == JsonToken.VALUE_STRING) {
-            parser.getText(); // decodes escapes: a bad escape is an error
-            return;
-        }
-        if (token != JsonToken.START_OBJECT && token != JsonToken.START_ARRAY) {
-            if (token == JsonToken.VALUE_NUMBER_FLOAT) {
-                parser.getDecimalValue();
-            }
-            return;
-        }
-        int depth = 1;
-        while (depth > 0) {
-            JsonToken t = parser.nextToken();
-            if (t == null) {
+        int depth = 0;
+        while (true) {
+            if (token == null) {
                 throw new IllegalArgumentException("unexpected end of input");
             }
-            if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
+            if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
                 depth++;
-            } else if (t == JsonToken.END_OBJECT || t == JsonToken.END_ARRAY) {
+            } else if (token == JsonToken.END_OBJECT || token == JsonToken.END_ARRAY) {
                 depth--;
-            } else if (t == JsonToken.VALUE_STRING) {
-                parser.getText();
-            } else if (t == JsonToken.VALUE_NUMBER_FLOAT) {
+            } else if (token == JsonToken.VALUE_STRING) {
+                parser.getText(); // decodes escapes: a bad escape is an error
+            } else if (token == JsonToken.VALUE_NUMBER_FLOAT) {
                 parser.getDecimalValue();
             }
+            if (depth == 0) {
+                return;
+            }
+            token = parser.nextToken();
         }
     }
 

@@ -75,16 +75,15 @@ class Context:
     def _check_catalogs(self, project: Project, target: Target) -> None:
         errors = ErrorCollector()
         for model in project.models.values():
-            late = model.spec.late_events
-            if late is not None and late.table.split(".")[0] != target.catalog.name:
-                errors.add(model.sink_location, f"model '{model.name}' writes late events to catalog "
-                           f"'{late.table.split('.')[0]}', but the target's catalog is '{target.catalog.name}'",
-                           f"use late_events table {target.catalog.name}.<database>.<table>")
-            catalog = model.spec.sink.table.split(".")[0]
-            if catalog != target.catalog.name:
-                errors.add(model.sink_location, f"model '{model.name}' writes to catalog '{catalog}', but the "
-                           f"target's catalog is '{target.catalog.name}'",
-                           f"use sink table {target.catalog.name}.<database>.<table> or rename the catalog in profiles.yml")
+            tables = [("", "sink table", model.spec.sink.table, model.sink_location)]
+            if model.spec.late_events is not None:
+                tables.append((" late events", "late_events table", model.spec.late_events.table, model.late_location))
+            for what, key, table, location in tables:
+                catalog = table.split(".")[0]
+                if catalog != target.catalog.name:
+                    errors.add(location, f"model '{model.name}' writes{what} to catalog '{catalog}', but the "
+                               f"target's catalog is '{target.catalog.name}'",
+                               f"use {key} {target.catalog.name}.<database>.<table> or rename the catalog in profiles.yml")
         if errors:
             raise CompileFailed(errors.errors)
 

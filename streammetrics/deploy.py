@@ -147,13 +147,15 @@ def deploy(compiled: list[CompiledModel], target: Target, *, dry_run: bool, allo
         raise StreamMetricsError("the target has no flink.gateway_url / flink.rest_url; deploy needs a cluster target "
                                  "(e.g. --target stack)")
     gateway_url = resolve_placeholders(target.flink.gateway_url)
-    _check_functions_jar_reachable(compiled, gateway_url)
+    needs_local_jar = any(functions.JAR_PLACEHOLDER in c.flink_sql for c in compiled)
+    if needs_local_jar:
+        _check_functions_jar_reachable(gateway_url)
     jobmanager = JobManager.connect(resolve_placeholders(target.flink.rest_url), http)
     jobmanager.jobs()  # fail early, with a clear message, when the cluster is down
     with SqlGateway.connect(gateway_url, http) as gateway:
         deployer = Deployer(target, gateway, jobmanager, progress)
         plan, applied = [], []
-        if any(functions.JAR_PLACEHOLDER in c.flink_sql for c in compiled):
+        if needs_local_jar:
             functions.jar_path(on_build=lambda: progress("building streammetrics' Flink functions (javac, first deploy only)"))
         for c in sorted(compiled, key=lambda c: c.model.name):
             progress(f"{c.model.name}: planning")
@@ -165,11 +167,9 @@ def deploy(compiled: list[CompiledModel], target: Target, *, dry_run: bool, allo
 
 
 
-def _check_functions_jar_reachable(compiled: list[CompiledModel], gateway_url: str) -> None:
+def _check_functions_jar_reachable(gateway_url: str) -> None:
     """The default functions jar is a file on this machine: only a SQL Gateway on this machine can read it."""
-    needs_local_jar = any(functions.JAR_PLACEHOLDER in c.flink_sql for c in compiled)
-    host = urlsplit(gateway_url).hostname or ""
-    if needs_local_jar and host not in LOCAL_HOSTS:
+    if (urlsplit(gateway_url).hostname or "") not in LOCAL_HOSTS:
         raise StreamMetricsError(
             f"the SQL Gateway at {gateway_url} cannot read streammetrics' Flink functions jar from this machine; "
             "run `compile.py functions --copy-to DIR`, upload the jar where the gateway can read it (e.g. s3://...), "

@@ -77,6 +77,7 @@ class ResolvedModel:
     macros: tuple[str, ...]
     consumer_group: str
     sink_location: Location  # where sink.table is written, for errors found after loading
+    late_location: Location | None = None  # where late_events.table is written
 
     @property
     def name(self) -> str:
@@ -446,6 +447,7 @@ def _resolve_model(model: S.Model, source: S.Source, doc: YamlDocument, where: t
         window_ms=window_ms, watermark_ms=watermark_ms, filter=filter_, metrics=tuple(metrics),
         macros=tuple(sorted(fragments.used)), consumer_group=model.consumer_group or source.consumer_group or f"streammetrics-{model.name}",
         sink_location=doc.where(where + ("sink", "table")),
+        late_location=doc.where(where + ("late_events", "table")) if model.late_events else None,
     )
 
 

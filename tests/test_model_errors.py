@@ -185,6 +185,16 @@ def test_sink_catalog_must_be_the_targets(project: Path) -> None:
                       "or rename the catalog in profiles.yml"]
 
 
+def test_late_events_catalog_must_be_the_targets(project: Path) -> None:
+    text = MODEL + "    late_events:\n      table: lakehouse.test.sessions_late\n"
+    shown = write_model(project, text)
+    code, errors = compile_errors(project)
+    assert code == 1
+    assert errors == [f"{shown}:{position(text, 'lakehouse.test')}: model 'sessions_by_tenant' "
+                      "writes late events to catalog 'lakehouse', but the target's catalog is 'polaris'; use "
+                      "late_events table polaris.<database>.<table> or rename the catalog in profiles.yml"]
+
+
 def test_missing_environment_variable_in_profiles(project: Path, monkeypatch) -> None:
     monkeypatch.delenv("NO_SUCH_SECRET", raising=False)
     profiles = project / "profiles.yml"

@@ -111,6 +111,93 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+class ThreadSampler:
+    """During one replay, samples /proc every 0.1 s for (1) the CPU seconds of each JVM thread (task
+    threads end with the job, so the last value seen per thread id is kept; Linux keeps 15 characters
+    of a thread name, and digits are removed to group them: "GC Thread#1" -> "GC Thread#") and (2)
+    the read offset of the events file, for the steady-state rate."""
+
+    def __init__(self, pids: list[int], events_file: str | None = None):
+        import threading
+
+        self.pids, self.seen, self.base = pids, {}, {}
+        self.events_file, self.fd, self.positions = events_file, None, []  # (monotonic s, byte offset)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _read(self) -> dict[tuple[int, int], tuple[str, float]]:
+        out = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in self.pids:
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+                except OSError:
+                    continue
+                name = raw[raw.index("(") + 1:raw.rindex(")")]
+                fields = raw.rsplit(")", 1)[1].split()
+                out[(pid, int(tid))] = (name, (int(fields[11]) + int(fields[12])) / tick)
+        return out
+
+    def _position(self) -> int | None:
+        """Read offset of the JVM's open events file (the source's fetcher), from /proc/<pid>/fdinfo."""
+        if not self.events_file:
+            return None
+        for pid in self.pids:
+            candidates = [self.fd] if self.fd else (os.listdir(f"/proc/{pid}/fd") if os.path.isdir(f"/proc/{pid}/fd") else [])
+            for fd in candidates:
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") != self.events_file:
+                        continue
+                    for line in Path(f"/proc/{pid}/fdinfo/{fd}").read_text().splitlines():
+                        if line.startswith("pos:"):
+                            self.fd = fd
+                            return int(line.split()[1])
+                except OSError:
+                    pass
+        self.fd = None
+        return None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.1):
+            self.seen.update(self._read())
+            position = self._position()
+            if position is not None:
+                self.positions.append((time.perf_counter(), position))
+
+    def steady_rate(self, size: int, lines: int, start: float = 0.4, end: float = 0.95) -> float | None:
+        """Events/s while the source read the file from `start` to `end` of its bytes: the rate once
+        the job has warmed up (JIT compilation of the job's code happens in its first seconds)."""
+        first = next(((t, p) for t, p in self.positions if p >= start * size), None)
+        last = next(((t, p) for t, p in self.positions if p >= end * size), None)
+        if not first or not last or last[0] <= first[0]:
+            return None
+        return (last[1] - first[1]) / size * lines / (last[0] - first[0])
+
+    def __enter__(self):
+        self.base = self._read()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.seen.update(self._read())
+
+    def by_name(self) -> dict[str, float]:
+        groups: dict[str, float] = {}
+        for key, (name, cpu) in self.seen.items():
+            used = cpu - self.base.get(key, (name, 0.0))[1]
+            if used > 0:
+                group = re.sub(r"\d+", "", name)
+                groups[group] = groups.get(group, 0.0) + used
+        return groups
+
+
 def worker(spec_path: str, result_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
     from streammetrics.embedded import table_environment
@@ -134,11 +221,12 @@ def worker(spec_path: str, result_path: str) -> int:
     runs = []
     for _ in range(spec.get("runs", 1)):
         cpu_before = _cpu_seconds(javas)
-        started = time.perf_counter()
-        result = env.execute_sql(insert)
-        submitted = time.perf_counter()
-        result.wait()
-        finished = time.perf_counter()
+        with ThreadSampler(javas, spec.get("events_file")) as sampler:
+            started = time.perf_counter()
+            result = env.execute_sql(insert)
+            submitted = time.perf_counter()
+            result.wait()
+            finished = time.perf_counter()
         net_ms = None
         try:
             job_result = result.get_job_client().get_job_execution_result().result()
@@ -146,7 +234,9 @@ def worker(spec_path: str, result_path: str) -> int:
         except Exception:  # noqa: BLE001 - informational only
             pass
         runs.append({"seconds": finished - started, "submit_seconds": submitted - started, "net_runtime_ms": net_ms,
-                     "cpu_seconds": _cpu_seconds(javas) - cpu_before})
+                     "cpu_seconds": _cpu_seconds(javas) - cpu_before, "threads": sampler.by_name(),
+                     "steady_eps": sampler.steady_rate(spec["events_size"], spec["events_lines"])
+                     if spec.get("events_file") else None})
     hwm = max((_vm_hwm_kb(p) or 0 for p in javas), default=None) if javas else None
     Path(result_path).write_text(json.dumps({
         "runs": runs,
@@ -175,6 +265,7 @@ class Jobs:
     sql_insert: str
     baseline_ddl: list[str]
     baseline: str
+    events: dict = field(default_factory=dict)  # events_file, events_size, events_lines (steady-state rate)
 
 
 def _local_script(flink_sql: str, events: Path) -> tuple[dict[str, str], list[str], str]:
@@ -252,6 +343,7 @@ class Variant:
     overrides: dict[str, str] = field(default_factory=dict)
     query: str = "compiled"          # compiled | sql_functions | baseline
     parallelism: int | None = None   # None: the run's --parallelism
+    jvm_args: str = ""               # JVM options of the worker (a and b)
 
 
 MINI_BATCH = {"table.exec.mini-batch.enabled": "true", "table.exec.mini-batch.allow-latency": "1 s",
@@ -277,6 +369,12 @@ EXPERIMENTS = [
     Variant("no-chaining", "pipeline.operator-chaining.enabled=false (operators in their own threads)",
             {"pipeline.operator-chaining.enabled": "false"}),
     Variant("p2", "parallelism.default=2", parallelism=2),
+    Variant("buffer-timeout-off", "execution.buffer-timeout.enabled=false (network buffers sent when full)",
+            {"execution.buffer-timeout.enabled": "false"}),
+    Variant("segment-128kb", "taskmanager.memory.segment-size=128kb (default 32kb)",
+            {"taskmanager.memory.segment-size": "128kb"}),
+    Variant("jit-c1", "JVM -XX:TieredStopAtLevel=1 (C1 JIT only: cheaper compilation, slower code; a and b)",
+            jvm_args="-XX:TieredStopAtLevel=1"),
     Variant("baseline", "hand-written window query: COUNT(DISTINCT), AVG(JSON_VALUE), no top_n", query="baseline"),
 ]
 
@@ -285,7 +383,8 @@ def job_spec(jobs: Jobs, variant: Variant, side: str, parallelism: int, runs: in
     settings = dict(jobs.settings)
     settings["parallelism.default"] = str(variant.parallelism or parallelism)
     settings.update(variant.overrides)
-    common = {"settings": settings, "source_table": jobs.source_table, "runs": runs}
+    common = {"settings": settings, "source_table": jobs.source_table, "runs": runs, **jobs.events,
+              "jvm_args": variant.jvm_args}
     if side == "b":
         return {**common, "ddl": [jobs.source_ddl], "insert": jobs.passthrough, "passthrough": True}
     if variant.query == "baseline":
@@ -295,12 +394,20 @@ def job_spec(jobs: Jobs, variant: Variant, side: str, parallelism: int, runs: in
     return {**common, "ddl": jobs.ddl, "insert": jobs.insert}
 
 
-def measure(spec: dict, python: str, timeout: float) -> dict:
+def measure(spec: dict, python: str, timeout: float, jfr: Path | None = None) -> dict:
+    """One worker subprocess. `jfr`: record the JVM with Java Flight Recorder into that file (PyFlink
+    passes JVM_ARGS to the JVM it launches)."""
+    env = dict(os.environ)
+    if spec.get("jvm_args"):
+        env["JVM_ARGS"] = f"{env.get('JVM_ARGS', '')} {spec['jvm_args']}".strip()
+    if jfr is not None:
+        jfr.parent.mkdir(parents=True, exist_ok=True)
+        env["JVM_ARGS"] = f"{env.get('JVM_ARGS', '')} -XX:StartFlightRecording=filename={jfr},settings=profile".strip()
     with tempfile.TemporaryDirectory(prefix="smx-throughput-run-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(json.dumps(spec))
         proc = subprocess.run([python, str(Path(__file__).resolve()), "--_worker", str(spec_path), str(result_path)],
-                              cwd=tmp, capture_output=True, text=True, timeout=timeout)
+                              cwd=tmp, capture_output=True, text=True, timeout=timeout, env=env)
         if proc.returncode != 0 or not result_path.exists():
             raise RuntimeError(f"worker failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
         return json.loads(result_path.read_text())
@@ -331,6 +438,10 @@ class Result:
     def ratio(self, events: int, phase: str = "warm") -> float:
         return self.eps("a", events, phase) / self.eps("b", events, phase)
 
+    def steady_ratio(self, phase: str = "warm") -> float | None:
+        a, b = self._values("a", phase, "steady_eps"), self._values("b", phase, "steady_eps")
+        return statistics.median(a) / statistics.median(b) if a and b else None
+
     def net_ratio(self, phase: str = "warm") -> float | None:
         a, b = self._values("a", phase, "net_runtime_ms"), self._values("b", phase, "net_runtime_ms")
         return statistics.median(b) / statistics.median(a) if a and b else None
@@ -345,7 +456,7 @@ class Result:
 
 
 def run_variants(jobs: Jobs, variants: list[tuple[Variant, int]], repeat: int, runs: int, python: str,
-                 timeout: float, events: int) -> list[Result]:
+                 timeout: float, events: int, jfr_dir: Path | None = None) -> list[Result]:
     results = [Result(v, p) for v, p in variants]
     total = len(results) * repeat * 2
     done = 0
@@ -355,10 +466,13 @@ def run_variants(jobs: Jobs, variants: list[tuple[Variant, int]], repeat: int, r
                 done += 1
                 label = f"{result.variant.name} p={result.variant.parallelism or result.parallelism}"
                 log(f"[{done}/{total}] round {round_}/{repeat}: {label} ({side}), {runs} replay(s) in one JVM")
-                m = measure(job_spec(jobs, result.variant, side, result.parallelism, runs), python, timeout)
+                jfr = jfr_dir / f"{label.replace(' ', '-')}-{side}-{round_}.jfr" if jfr_dir else None
+                m = measure(job_spec(jobs, result.variant, side, result.parallelism, runs), python, timeout, jfr)
                 getattr(result, side).append(m)
                 for i, r in enumerate(m["runs"]):
                     net = f", job net {r['net_runtime_ms'] / 1000:.2f} s" if r.get("net_runtime_ms") else ""
+                    if r.get("steady_eps"):
+                        net += f", steady {r['steady_eps']:,.0f} events/s"
                     log(f"    replay {i + 1}: {r['seconds']:.2f} s (submit {r['submit_seconds']:.2f} s{net}, "
                         f"JVM CPU {r['cpu_seconds']:.1f} s) = {events / r['seconds']:,.0f} events/s")
                 if m["vm_hwm_kb"]:
@@ -368,6 +482,26 @@ def run_variants(jobs: Jobs, variants: list[tuple[Variant, int]], repeat: int, r
 
 def fmt_eps(value: float) -> str:
     return f"{value:,.0f}"
+
+
+def print_threads(results: list[Result], phase: str = "warm") -> None:
+    """Where the CPU goes: seconds per replay and JVM thread group, a vs b (median over the replays)."""
+    for r in results:
+        if not r.has(phase):
+            phase = "cold"
+        sides = {}
+        for side in ("a", "b"):
+            runs = [run for m in getattr(r, side) for run in _phase_runs(m, phase) if run.get("threads")]
+            names = {name for run in runs for name in run["threads"]}
+            sides[side] = {n: statistics.median([run["threads"].get(n, 0.0) for run in runs]) for n in names}
+        names = sorted(set(sides["a"]) | set(sides["b"]), key=lambda n: -max(sides["a"].get(n, 0), sides["b"].get(n, 0)))
+        print(f"\nCPU s per replay by JVM thread ({r.variant.name}, p={r.variant.parallelism or r.parallelism}, {phase}):")
+        print(f"  {'thread (first 15 chars, digits removed)':<42}{'a':>7}{'b':>7}{'a-b':>7}")
+        for n in names:
+            a, b = sides["a"].get(n, 0.0), sides["b"].get(n, 0.0)
+            if max(a, b) >= 0.05:
+                print(f"  {n:<42}{a:7.2f}{b:7.2f}{a - b:+7.2f}")
+        print(f"  {'total':<42}{sum(sides['a'].values()):7.2f}{sum(sides['b'].values()):7.2f}")
 
 
 def write_plans(results: list[Result], directory: Path | None) -> None:
@@ -384,7 +518,7 @@ def print_table(title: str, results: list[Result], events: int, reference: Resul
     """Cold: each JVM's first replay (planning, class loading and JIT compilation included). Warm: the
     later replays in the same JVM, as a long-running TaskManager runs. The change column is warm."""
     header = ["variant", "p", "cold a ev/s", "cold b ev/s", "cold a/b", "warm a ev/s", "warm b ev/s", "warm a/b",
-              "warm a/b net", "CPU s a/b", "peak MB a/b", "plan", "change vs default (warm)"]
+              "warm a/b net", "steady a/b", "CPU s a/b", "peak MB a/b", "plan", "change vs default (warm)"]
     rows = []
     for r in results:
         mb_a, mb_b = r.mb("a"), r.mb("b")
@@ -405,6 +539,7 @@ def print_table(title: str, results: list[Result], events: int, reference: Resul
             fmt_eps(r.eps("a", events, "cold")), fmt_eps(r.eps("b", events, "cold")), f"{r.ratio(events, 'cold'):.2f}",
             fmt_eps(r.eps("a", events)) if warm else "-", fmt_eps(r.eps("b", events)) if warm else "-",
             f"{r.ratio(events):.2f}" if warm else "-", f"{net:.2f}" if net else "?",
+            f"{steady:.2f}" if (steady := r.steady_ratio(phase)) else "?",
             f"{cpu_a:.1f}/{cpu_b:.1f}" if cpu_a and cpu_b else "?",
             f"{mb_a or 0:.0f}/{mb_b or 0:.0f}", plan, change])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
@@ -465,6 +600,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-per-jvm", type=int, default=3,
                         help="replays of the file in each worker JVM: the first is 'cold', the others 'warm' "
                              "(default 3; 1 = cold only)")
+    parser.add_argument("--threads", action="store_true",
+                        help="also print the CPU seconds per JVM thread (a vs b) for the main table")
+    parser.add_argument("--jfr", type=Path, default=None, metavar="DIR",
+                        help="record each main-table worker JVM with Java Flight Recorder into DIR (profiling; "
+                             "slows the jobs a little)")
     parser.add_argument("--plans-dir", type=Path, default=None,
                         help="write each variant's optimized plan (a and b) there, outside the repository")
     parser.add_argument("--python", default=sys.executable, help="Python with PyFlink for the workers (default: this one)")
@@ -481,16 +621,20 @@ def main(argv: list[str] | None = None) -> int:
     lines = count_lines(events_path)
     log(f"{lines:,} lines, {events_path.stat().st_size / 1e6:.0f} MB")
     jobs = compile_model(events_path)
+    jobs.events = {"events_file": str(events_path.resolve()), "events_size": events_path.stat().st_size,
+                   "events_lines": lines}
     log(f"compiled {MODEL}; settings: {jobs.settings}")
 
     started = time.perf_counter()
     default = Variant("default", "compiled settings, checkpointing removed")
     parallelisms = [int(p) for p in args.parallelism.split(",") if p]
     main_results = run_variants(jobs, [(default, p) for p in parallelisms], args.repeat, args.runs_per_jvm,
-                                args.python, args.timeout, lines)
+                                args.python, args.timeout, lines, args.jfr)
     print(f"{MODEL}: (a) compiled job vs (b) pass-through, {lines:,} events, median of {args.repeat} JVMs x "
           f"{args.runs_per_jvm} replays, goal a/b >= {GOAL}")
     print_table("Main", main_results, lines, None)
+    if args.threads:
+        print_threads(main_results)
     write_plans(main_results, args.plans_dir)
 
     if args.experiments or args.set:

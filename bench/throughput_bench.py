@@ -117,10 +117,11 @@ class ThreadSampler:
     of a thread name, and digits are removed to group them: "GC Thread#1" -> "GC Thread#") and (2)
     the read offset of the events file, for the steady-state rate."""
 
-    def __init__(self, pids: list[int], events_file: str | None = None):
+    def __init__(self, pids: list[int], events_file: str | None = None, nice: dict[str, int] | None = None):
         import threading
 
         self.pids, self.seen, self.base = pids, {}, {}
+        self.nice, self.reniced = nice or {}, set()  # thread-name prefix -> nice value (an experiment)
         self.events_file, self.fd, self.positions = events_file, None, []  # (monotonic s, byte offset)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -162,9 +163,20 @@ class ThreadSampler:
         self.fd = None
         return None
 
+    def _renice(self) -> None:
+        for (_, tid), (name, _) in self.seen.items():
+            for prefix, value in self.nice.items():
+                if name.startswith(prefix) and tid not in self.reniced:
+                    try:
+                        os.setpriority(os.PRIO_PROCESS, tid, value)
+                        self.reniced.add(tid)
+                    except OSError:
+                        pass
+
     def _loop(self) -> None:
         while not self._stop.wait(0.1):
             self.seen.update(self._read())
+            self._renice()
             position = self._position()
             if position is not None:
                 self.positions.append((time.perf_counter(), position))
@@ -221,7 +233,7 @@ def worker(spec_path: str, result_path: str) -> int:
     runs = []
     for _ in range(spec.get("runs", 1)):
         cpu_before = _cpu_seconds(javas)
-        with ThreadSampler(javas, spec.get("events_file")) as sampler:
+        with ThreadSampler(javas, spec.get("events_file"), spec.get("nice")) as sampler:
             started = time.perf_counter()
             result = env.execute_sql(insert)
             submitted = time.perf_counter()
@@ -235,7 +247,8 @@ def worker(spec_path: str, result_path: str) -> int:
             pass
         runs.append({"seconds": finished - started, "submit_seconds": submitted - started, "net_runtime_ms": net_ms,
                      "cpu_seconds": _cpu_seconds(javas) - cpu_before, "threads": sampler.by_name(),
-                     "steady_eps": sampler.steady_rate(spec["events_size"], spec["events_lines"])
+                     "steady_eps": sampler.steady_rate(spec["events_size"], spec["events_lines"],
+                                                       spec.get("steady_from", 0.4))
                      if spec.get("events_file") else None})
     hwm = max((_vm_hwm_kb(p) or 0 for p in javas), default=None) if javas else None
     Path(result_path).write_text(json.dumps({
@@ -344,6 +357,7 @@ class Variant:
     query: str = "compiled"          # compiled | sql_functions | baseline
     parallelism: int | None = None   # None: the run's --parallelism
     jvm_args: str = ""               # JVM options of the worker (a and b)
+    nice: dict[str, int] = field(default_factory=dict)  # JVM thread-name prefix -> Linux nice value
 
 
 MINI_BATCH = {"table.exec.mini-batch.enabled": "true", "table.exec.mini-batch.allow-latency": "1 s",
@@ -373,6 +387,10 @@ EXPERIMENTS = [
             {"execution.buffer-timeout.enabled": "false"}),
     Variant("segment-128kb", "taskmanager.memory.segment-size=128kb (default 32kb)",
             {"taskmanager.memory.segment-size": "128kb"}),
+    Variant("nice-window", "the window aggregation's thread at nice 10 (Linux scheduling priority; a diagnosis, not a setting)",
+            nice={"WindowAggregat": 10}),
+    Variant("nice-fetcher", "the source fetcher thread at nice -10 (a and b; a diagnosis, not a setting)",
+            nice={"Source Data Fet": -10}),
     Variant("jit-c1", "JVM -XX:TieredStopAtLevel=1 (C1 JIT only: cheaper compilation, slower code; a and b)",
             jvm_args="-XX:TieredStopAtLevel=1"),
     Variant("baseline", "hand-written window query: COUNT(DISTINCT), AVG(JSON_VALUE), no top_n", query="baseline"),
@@ -384,7 +402,7 @@ def job_spec(jobs: Jobs, variant: Variant, side: str, parallelism: int, runs: in
     settings["parallelism.default"] = str(variant.parallelism or parallelism)
     settings.update(variant.overrides)
     common = {"settings": settings, "source_table": jobs.source_table, "runs": runs, **jobs.events,
-              "jvm_args": variant.jvm_args}
+              "jvm_args": variant.jvm_args, "nice": variant.nice}
     if side == "b":
         return {**common, "ddl": [jobs.source_ddl], "insert": jobs.passthrough, "passthrough": True}
     if variant.query == "baseline":
@@ -602,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
                              "(default 3; 1 = cold only)")
     parser.add_argument("--threads", action="store_true",
                         help="also print the CPU seconds per JVM thread (a vs b) for the main table")
+    parser.add_argument("--steady-from", type=float, default=0.4, metavar="FRACTION",
+                        help="the steady-state rate is measured from this fraction of the file to 95%% (default 0.4)")
     parser.add_argument("--jfr", type=Path, default=None, metavar="DIR",
                         help="record each main-table worker JVM with Java Flight Recorder into DIR (profiling; "
                              "slows the jobs a little)")
@@ -622,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{lines:,} lines, {events_path.stat().st_size / 1e6:.0f} MB")
     jobs = compile_model(events_path)
     jobs.events = {"events_file": str(events_path.resolve()), "events_size": events_path.stat().st_size,
-                   "events_lines": lines}
+                   "events_lines": lines, "steady_from": args.steady_from}
     log(f"compiled {MODEL}; settings: {jobs.settings}")
 
     started = time.perf_counter()

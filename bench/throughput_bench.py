@@ -247,6 +247,7 @@ def worker(spec_path: str, result_path: str) -> int:
             pass
         runs.append({"seconds": finished - started, "submit_seconds": submitted - started, "net_runtime_ms": net_ms,
                      "cpu_seconds": _cpu_seconds(javas) - cpu_before, "threads": sampler.by_name(),
+                     "reniced": len(sampler.reniced),
                      "steady_eps": sampler.steady_rate(spec["events_size"], spec["events_lines"],
                                                        spec.get("steady_from", 0.4))
                      if spec.get("events_file") else None})
@@ -501,6 +502,8 @@ def run_variants(jobs: Jobs, variants: list[tuple[Variant, int]], repeat: int, r
                     net = f", job net {r['net_runtime_ms'] / 1000:.2f} s" if r.get("net_runtime_ms") else ""
                     if r.get("steady_eps"):
                         net += f", steady {r['steady_eps']:,.0f} events/s"
+                    if result.variant.nice:
+                        net += f", {r.get('reniced', 0)} thread(s) reniced"
                     log(f"    replay {i + 1}: {r['seconds']:.2f} s (submit {r['submit_seconds']:.2f} s{net}, "
                         f"JVM CPU {r['cpu_seconds']:.1f} s) = {events / r['seconds']:,.0f} events/s")
                 if m["vm_hwm_kb"]:
@@ -515,15 +518,14 @@ def fmt_eps(value: float) -> str:
 def print_threads(results: list[Result], phase: str = "warm") -> None:
     """Where the CPU goes: seconds per replay and JVM thread group, a vs b (median over the replays)."""
     for r in results:
-        if not r.has(phase):
-            phase = "cold"
+        shown = phase if r.has(phase) else "cold"
         sides = {}
         for side in ("a", "b"):
-            runs = [run for m in getattr(r, side) for run in _phase_runs(m, phase) if run.get("threads")]
+            runs = [run for m in getattr(r, side) for run in _phase_runs(m, shown) if run.get("threads")]
             names = {name for run in runs for name in run["threads"]}
             sides[side] = {n: statistics.median([run["threads"].get(n, 0.0) for run in runs]) for n in names}
         names = sorted(set(sides["a"]) | set(sides["b"]), key=lambda n: -max(sides["a"].get(n, 0), sides["b"].get(n, 0)))
-        print(f"\nCPU s per replay by JVM thread ({r.variant.name}, p={r.variant.parallelism or r.parallelism}, {phase}):")
+        print(f"\nCPU s per replay by JVM thread ({r.variant.name}, p={r.variant.parallelism or r.parallelism}, {shown}):")
         print(f"  {'thread (first 15 chars, digits removed)':<42}{'a':>7}{'b':>7}{'a-b':>7}")
         for n in names:
             a, b = sides["a"].get(n, 0.0), sides["b"].get(n, 0.0)
@@ -641,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds per measurement before giving up (default 900)")
     parser.add_argument("--_worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if not 0 <= args.steady_from < 0.95:
+        parser.error(f"--steady-from must be at least 0 and below 0.95, got {args.steady_from}")
     if args._worker:
         return worker(*args._worker)
 
